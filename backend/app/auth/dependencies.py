@@ -1,0 +1,46 @@
+"""Who is calling: the bearer token's identity, checked against the `{user_id}` of the path."""
+
+from typing import Annotated
+
+from fastapi import Depends, Path, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+
+from backend.app.auth import service as auth_service
+from backend.app.auth.security import Identity, TokenVerifier
+from backend.app.deps import SessionDep
+from backend.app.errors import Forbidden, Unauthorized
+from backend.app.models import User
+
+bearer_scheme = HTTPBearer(
+    auto_error=False, description="A JWT from the auth server (or POST /api/auth/dev-token)."
+)
+
+
+def get_identity(
+    request: Request,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer_scheme)],
+) -> Identity:
+    """Verify the bearer token (sync: the JWKS client blocks, so FastAPI runs this in a thread)."""
+    if credentials is None:
+        if request.headers.get("Authorization"):
+            raise Unauthorized("The Authorization header must be 'Bearer <token>'.")
+        raise Unauthorized("Missing bearer token: send 'Authorization: Bearer <token>'.")
+    verifier: TokenVerifier = request.app.state.token_verifier
+    return verifier.verify(credentials.credentials)
+
+
+IdentityDep = Annotated[Identity, Depends(get_identity)]
+
+
+def get_current_user(
+    session: SessionDep,
+    identity: IdentityDep,
+    user_id: Annotated[str, Path(description="The caller's own user id (the token's `sub`).")],
+) -> User:
+    """The caller, who must be the user named in the path (403 otherwise)."""
+    if user_id != identity.user_id:
+        raise Forbidden("This token belongs to another user.")
+    return auth_service.ensure_user(session, identity)
+
+
+CurrentUser = Annotated[User, Depends(get_current_user)]

@@ -1,0 +1,131 @@
+"""Bearer-token verification: HS256 with the shared secret, asymmetric keys only through JWKS.
+
+The algorithm decides the key source before anything is verified, so an HS256 token is never
+checked against a public key (algorithm confusion) and `none` is never accepted.
+"""
+
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+import jwt
+from jwt import PyJWKClient, PyJWKClientConnectionError, PyJWKClientError
+
+from backend.app.config import Settings
+from backend.app.errors import ServiceUnavailable, Unauthorized
+
+logger = logging.getLogger(__name__)
+
+SYMMETRIC_ALGORITHMS = frozenset({"HS256"})
+ASYMMETRIC_ALGORITHMS = frozenset(
+    {"EdDSA", "RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512"}
+)
+MAX_SUB_LENGTH = 255
+JWKS_CACHE_SECONDS = 300
+JWKS_TIMEOUT_SECONDS = 5
+
+
+@dataclass(frozen=True)
+class Identity:
+    """Who the token says the caller is."""
+
+    user_id: str
+    email: str | None = None
+    name: str | None = None
+
+
+class TokenVerifier:
+    """Verifies bearer tokens for one app; keeps its JWKS client (and key cache) for its life."""
+
+    def __init__(self, settings: Settings) -> None:
+        self._secret = settings.jwt_secret
+        self._issuer = settings.auth_issuer
+        self._audience = settings.auth_audience
+        # PyJWKClient caches the key set and refetches it when a token names an unknown `kid`.
+        self._jwks = (
+            PyJWKClient(
+                settings.auth_jwks_url,
+                cache_keys=True,
+                lifespan=JWKS_CACHE_SECONDS,
+                timeout=JWKS_TIMEOUT_SECONDS,
+                # An unknown `kid` refetches the set at most this often, so forged kids
+                # cannot turn every request into a JWKS download.
+                cooldown_duration=settings.auth_jwks_refresh_cooldown_s,
+            )
+            if settings.auth_jwks_url
+            else None
+        )
+
+    def verify(self, token: str) -> Identity:
+        """Return the token's identity, or raise Unauthorized (401) / ServiceUnavailable (503)."""
+        try:
+            header = jwt.get_unverified_header(token)
+        except jwt.PyJWTError:
+            raise Unauthorized("The bearer token is malformed.") from None
+        algorithm = header.get("alg")
+        key = self._key_for(algorithm, token)
+        try:
+            claims = jwt.decode(
+                token,
+                key,
+                algorithms=[algorithm],
+                issuer=self._issuer,
+                audience=self._audience,
+                options={
+                    "require": ["exp", "sub"],
+                    "verify_aud": self._audience is not None,
+                    "verify_iss": self._issuer is not None,
+                },
+            )
+        except jwt.ExpiredSignatureError:
+            raise Unauthorized("The bearer token has expired.") from None
+        except jwt.MissingRequiredClaimError as exc:
+            raise Unauthorized(f"The bearer token has no '{exc.claim}' claim.") from None
+        except jwt.InvalidAudienceError:
+            raise Unauthorized("The bearer token is for another audience.") from None
+        except jwt.InvalidIssuerError:
+            raise Unauthorized("The bearer token comes from another issuer.") from None
+        except jwt.InvalidSignatureError:
+            raise Unauthorized("The bearer token's signature is invalid.") from None
+        except jwt.PyJWTError:
+            raise Unauthorized("The bearer token is invalid.") from None
+        return _identity(claims)
+
+    def _key_for(self, algorithm: Any, token: str) -> Any:
+        if algorithm in SYMMETRIC_ALGORITHMS:
+            if self._secret is None:
+                raise Unauthorized("HS256 tokens are not accepted; use a token from the JWKS.")
+            return self._secret
+        if algorithm in ASYMMETRIC_ALGORITHMS:
+            if self._jwks is None:
+                raise Unauthorized(f"{algorithm} tokens are not accepted; no JWKS is configured.")
+            return self._jwks_key(algorithm, token)
+        raise Unauthorized(f"The token algorithm {algorithm!r} is not accepted.")
+
+    def _jwks_key(self, algorithm: str, token: str) -> Any:
+        try:
+            signing_key = self._jwks.get_signing_key_from_jwt(token)
+        except PyJWKClientConnectionError:
+            logger.warning("JWKS endpoint unreachable", exc_info=True)
+            raise ServiceUnavailable(
+                "The authentication server's keys cannot be fetched; try again shortly."
+            ) from None
+        except (PyJWKClientError, jwt.PyJWTError):
+            raise Unauthorized("The bearer token's signing key is unknown.") from None
+        # A key published for one algorithm must not verify tokens claiming another.
+        if signing_key.algorithm_name and signing_key.algorithm_name != algorithm:
+            raise Unauthorized("The bearer token's algorithm does not match its key.")
+        return signing_key.key
+
+
+def _identity(claims: dict[str, Any]) -> Identity:
+    sub = claims.get("sub")
+    if not isinstance(sub, str) or not sub.strip() or len(sub) > MAX_SUB_LENGTH:
+        raise Unauthorized("The bearer token's 'sub' claim is not a valid user id.")
+    email = claims.get("email")
+    name = claims.get("name")
+    return Identity(
+        user_id=sub,
+        email=email[:320] if isinstance(email, str) else None,
+        name=name[:255] if isinstance(name, str) else None,
+    )

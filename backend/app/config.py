@@ -1,0 +1,133 @@
+"""Settings: the only place the environment (and `.env`) is read."""
+
+from functools import cached_property
+from typing import Literal
+
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
+
+# Used only when APP_ENV=development and no secret is configured, so `make run` works at once.
+DEV_JWT_SECRET = "todo-chat-development-secret-not-for-production"
+MIN_SECRET_LENGTH = 32
+
+
+class ConfigError(Exception):
+    """A setting is missing or malformed; the message is one line naming the variable."""
+
+
+def normalize_database_url(raw: str) -> str:
+    """Return a URL SQLAlchemy opens with the drivers we ship (SQLite, psycopg2).
+
+    SQLAlchemy 2.1 maps a bare `postgresql://` (what Neon and most hosts hand out) to psycopg 3,
+    which we do not install; Heroku-style `postgres://` is not recognised at all.
+    """
+    try:
+        url = make_url(raw)
+    except ArgumentError as exc:
+        raise ValueError(f"could not parse {raw!r} as a database URL") from exc
+    driver = url.drivername
+    if driver in ("postgres", "postgresql"):
+        url = url.set(drivername="postgresql+psycopg2")
+    elif driver not in ("postgresql+psycopg2", "sqlite", "sqlite+pysqlite"):
+        raise ValueError(f"unsupported database {driver!r}; use sqlite:/// or postgresql://")
+    if url.get_backend_name() == "postgresql" and not url.database:
+        raise ValueError("a PostgreSQL URL needs a database name")
+    return url.render_as_string(hide_password=False)
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_file=".env", extra="ignore", frozen=True)
+
+    database_url: str = "sqlite:///./data/todo.db"
+    app_env: Literal["development", "production"] = "development"
+
+    auth_jwt_secret: SecretStr | None = None
+    auth_jwks_url: str | None = None
+    auth_issuer: str | None = None
+    auth_audience: str | None = None
+    auth_jwks_refresh_cooldown_s: float = Field(default=10.0, ge=0)
+
+    agent: Literal["rules", "openai"] = "rules"
+    openai_api_key: SecretStr | None = None
+    openai_base_url: str | None = None
+    openai_model: str = "gpt-4o-mini"
+    agent_timeout_s: float = Field(default=30.0, gt=0)
+    agent_max_tool_rounds: int = Field(default=5, ge=1, le=20)
+    chat_history_window: int = Field(default=30, ge=1, le=500)
+
+    cors_origins: str = "http://localhost:3000"
+    chat_rate_limit: str = "30/minute"
+    rate_limit_storage_url: str = "memory://"
+    # Host headers the MCP transport accepts (DNS-rebinding protection); comma-separated.
+    mcp_allowed_hosts: str = "127.0.0.1:*,localhost:*,[::1]:*"
+
+    @field_validator("database_url")
+    @classmethod
+    def _normalize_database_url(cls, value: str) -> str:
+        return normalize_database_url(value)
+
+    @field_validator("auth_jwks_url", "auth_issuer", "auth_audience", "openai_base_url")
+    @classmethod
+    def _blank_is_unset(cls, value: str | None) -> str | None:
+        return value or None
+
+    @field_validator("auth_jwt_secret", "openai_api_key", mode="before")
+    @classmethod
+    def _blank_secret_is_unset(cls, value: object) -> object:
+        return value or None
+
+    @model_validator(mode="after")
+    def _check_auth(self) -> "Settings":
+        secret = self.auth_jwt_secret.get_secret_value() if self.auth_jwt_secret else None
+        if self.app_env == "production":
+            if secret is None and self.auth_jwks_url is None:
+                raise ValueError(
+                    "AUTH_JWT_SECRET (or AUTH_JWKS_URL) is required when APP_ENV=production"
+                )
+            if secret is not None and len(secret) < MIN_SECRET_LENGTH:
+                raise ValueError(
+                    f"AUTH_JWT_SECRET must be at least {MIN_SECRET_LENGTH} characters "
+                    "when APP_ENV=production"
+                )
+        return self
+
+    @property
+    def is_development(self) -> bool:
+        return self.app_env == "development"
+
+    @property
+    def jwt_secret(self) -> str | None:
+        """The HS256 secret in force: the configured one, or the fixed one in development."""
+        if self.auth_jwt_secret is not None:
+            return self.auth_jwt_secret.get_secret_value()
+        # The fixed development secret only stands in when no real key source is configured.
+        if self.is_development and self.auth_jwks_url is None:
+            return DEV_JWT_SECRET
+        return None
+
+    @cached_property
+    def cors_origin_list(self) -> list[str]:
+        return [origin.strip() for origin in self.cors_origins.split(",") if origin.strip()]
+
+    @cached_property
+    def mcp_allowed_host_list(self) -> list[str]:
+        return [host.strip() for host in self.mcp_allowed_hosts.split(",") if host.strip()]
+
+
+def _describe(error: ValidationError) -> str:
+    """Turn pydantic's multi-line report into one line that names the environment variable."""
+    first = error.errors()[0]
+    message = first["msg"].removeprefix("Value error, ")
+    if first["loc"]:
+        return f"{str(first['loc'][0]).upper()}: {message}"
+    return message
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Read the settings from the environment; raise ConfigError with one line on a bad value."""
+    try:
+        return Settings(**overrides)
+    except ValidationError as exc:
+        raise ConfigError(_describe(exc)) from None

@@ -1,0 +1,117 @@
+"""Conversation and message routes: parse, authorise through a dependency, call one service."""
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query, status
+from pydantic import AwareDatetime, Field, TypeAdapter
+
+from backend.app.auth.dependencies import CurrentUser
+from backend.app.conversations import service as conversation_service
+from backend.app.conversations.dependencies import OwnedConversation
+from backend.app.conversations.pagination import (
+    DEFAULT_LIMIT,
+    CursorQuery,
+    LimitQuery,
+    Page,
+    build_page,
+    decode_cursor,
+)
+from backend.app.conversations.schemas import (
+    ConversationCreate,
+    ConversationPublic,
+    ConversationUpdate,
+    MessageCreate,
+    MessageOrder,
+    MessagePublic,
+)
+from backend.app.deps import SessionDep
+from backend.app.ids import MAX_ID
+from backend.app.openapi import COMMON_ERRORS, NOT_FOUND
+
+router = APIRouter(
+    prefix="/api/{user_id}/conversations", tags=["conversations"], responses=COMMON_ERRORS
+)
+
+RowId = Annotated[int, Field(ge=0, le=MAX_ID)]
+CONVERSATION_CURSOR = TypeAdapter(tuple[AwareDatetime, RowId])
+MESSAGE_CURSOR = TypeAdapter(tuple[RowId])
+BAD_PAGE = {422: {"description": "Invalid limit or cursor (FastAPI's validation detail list)"}}
+
+
+@router.get("", summary="List conversations, most recently updated first", responses=BAD_PAGE)
+def list_conversations(
+    session: SessionDep,
+    user: CurrentUser,
+    limit: LimitQuery = DEFAULT_LIMIT,
+    cursor: CursorQuery = None,
+) -> Page[ConversationPublic]:
+    after = decode_cursor(cursor, CONVERSATION_CURSOR)
+    rows = conversation_service.list_conversations_page(session, user.id, limit, after)
+    return build_page(list(rows), limit, lambda c: [c.updated_at.isoformat(), c.id])
+
+
+@router.post("", status_code=status.HTTP_201_CREATED, summary="Start a conversation")
+def create_conversation(
+    session: SessionDep, user: CurrentUser, body: ConversationCreate | None = None
+) -> ConversationPublic:
+    title = body.title if body is not None else None
+    return conversation_service.create_conversation(session, user.id, title)
+
+
+@router.get("/{conversation_id}", summary="Get one conversation", responses=NOT_FOUND)
+def get_conversation(conversation: OwnedConversation) -> ConversationPublic:
+    return conversation
+
+
+@router.patch("/{conversation_id}", summary="Rename a conversation", responses=NOT_FOUND)
+def update_conversation(
+    session: SessionDep, conversation: OwnedConversation, body: ConversationUpdate
+) -> ConversationPublic:
+    changes = body.model_dump(exclude_unset=True)
+    return conversation_service.update_conversation(session, conversation, changes)
+
+
+@router.delete(
+    "/{conversation_id}",
+    status_code=status.HTTP_204_NO_CONTENT,
+    summary="Delete a conversation and its messages",
+    responses=NOT_FOUND,
+)
+def delete_conversation(session: SessionDep, conversation: OwnedConversation) -> None:
+    conversation_service.delete_conversation(session, conversation)
+
+
+@router.get(
+    "/{conversation_id}/messages",
+    summary="List a conversation's messages (oldest first by default)",
+    responses={**NOT_FOUND, **BAD_PAGE},
+)
+def list_messages(
+    session: SessionDep,
+    conversation: OwnedConversation,
+    limit: LimitQuery = DEFAULT_LIMIT,
+    cursor: CursorQuery = None,
+    order: Annotated[MessageOrder, Query(description="asc: oldest first")] = MessageOrder.asc,
+) -> Page[MessagePublic]:
+    after = decode_cursor(cursor, MESSAGE_CURSOR)
+    rows = conversation_service.list_messages_page(
+        session, conversation, limit, after[0] if after else None, order
+    )
+    return build_page(list(rows), limit, lambda m: [m.id])
+
+
+@router.post(
+    "/{conversation_id}/messages",
+    status_code=status.HTTP_201_CREATED,
+    summary="Append a message as given (the agent does not run)",
+    responses=NOT_FOUND,
+)
+def append_message(
+    session: SessionDep, conversation: OwnedConversation, body: MessageCreate
+) -> MessagePublic:
+    tool_calls = (
+        None if body.tool_calls is None else [call.model_dump() for call in body.tool_calls]
+    )
+    return conversation_service.append_message(
+        session, conversation, body.role, body.content, tool_calls
+    )

@@ -1,0 +1,98 @@
+"""The application factory: settings in, a ready FastAPI app out."""
+
+import logging
+import sys
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI, Request
+from fastapi.middleware.cors import CORSMiddleware
+from fastapi.responses import JSONResponse
+from sqlalchemy.exc import DBAPIError, OperationalError
+
+from backend.app.auth.router import router as auth_router
+from backend.app.auth.security import TokenVerifier
+from backend.app.config import ConfigError, Settings, load_settings
+from backend.app.conversations.router import router as conversations_router
+from backend.app.db import make_engine
+from backend.app.errors import AppError
+from backend.app.health.router import router as health_router
+from backend.app.limits import BodySizeLimitMiddleware
+from backend.app.tasks.router import router as tasks_router
+
+logger = logging.getLogger(__name__)
+
+DESCRIPTION = """Manage a todo list by talking to an AI assistant.
+
+Every `/api/{user_id}/...` route needs `Authorization: Bearer <JWT>` whose `sub` is `{user_id}`.
+In development, get a token from `POST /api/auth/dev-token`.
+"""
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    """Build an app for these settings (read from the environment when not given)."""
+    settings = settings or load_settings()
+    engine = make_engine(settings.database_url)
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI):
+        yield
+        engine.dispose()
+
+    app = FastAPI(title="Todo Chat", version="0.1.0", description=DESCRIPTION, lifespan=lifespan)
+    app.state.settings = settings
+    app.state.engine = engine
+    app.state.token_verifier = TokenVerifier(settings)
+
+    app.add_middleware(
+        CORSMiddleware,
+        allow_origins=settings.cors_origin_list,
+        allow_credentials=True,
+        allow_methods=["*"],
+        allow_headers=["*"],
+        expose_headers=["Retry-After"],
+    )
+    app.add_middleware(BodySizeLimitMiddleware)
+    _add_error_handlers(app)
+
+    app.include_router(health_router)
+    if settings.is_development and settings.jwt_secret:
+        app.include_router(auth_router)
+    app.include_router(tasks_router)
+    app.include_router(conversations_router)
+    return app
+
+
+def _add_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(AppError)
+    async def app_error(_request: Request, exc: AppError) -> JSONResponse:
+        return JSONResponse(
+            {"detail": exc.detail, **exc.extra}, status_code=exc.status_code, headers=exc.headers
+        )
+
+    @app.exception_handler(OperationalError)
+    async def database_unavailable(_request: Request, exc: OperationalError) -> JSONResponse:
+        # Lost connection, server restarting, lock time-out: the request can be retried.
+        logger.warning("database unavailable: %s", exc.orig)
+        return JSONResponse(
+            {"detail": "The database is unavailable right now; please retry."}, status_code=503
+        )
+
+    @app.exception_handler(DBAPIError)
+    async def database_error(_request: Request, exc: DBAPIError) -> JSONResponse:
+        logger.error("database error: %s", exc.orig)
+        return JSONResponse(
+            {"detail": "The database could not complete the request; please retry."},
+            status_code=503,
+        )
+
+
+def _app_from_environment() -> FastAPI:
+    # A misconfiguration stops start-up with one line naming the variable, not a traceback,
+    # however the server is started (`python -m uvicorn backend.app.main:app` included).
+    try:
+        return create_app()
+    except ConfigError as exc:
+        sys.exit(f"configuration error: {exc}")
+
+
+app = _app_from_environment()

@@ -1,0 +1,80 @@
+"""Every table of the service. No `from __future__ import annotations` here: relationships break."""
+
+from datetime import UTC, datetime
+
+from sqlalchemy import CheckConstraint, Column, Index, Text
+from sqlmodel import Field, Relationship, SQLModel
+
+# Stable constraint names, so migrations can name what they drop on SQLite and PostgreSQL alike.
+SQLModel.metadata.naming_convention = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+TITLE_MAX = 200
+DESCRIPTION_MAX = 1000
+ROLES = ("user", "assistant")
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class User(SQLModel, table=True):
+    __tablename__ = "users"
+
+    id: str = Field(primary_key=True, max_length=255)  # the token's `sub`
+    email: str | None = Field(default=None, max_length=320)
+    name: str | None = Field(default=None, max_length=255)
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class Task(SQLModel, table=True):
+    __tablename__ = "tasks"
+
+    id: int | None = Field(default=None, primary_key=True)
+    user_id: str = Field(foreign_key="users.id", ondelete="CASCADE", index=True, max_length=255)
+    title: str = Field(max_length=TITLE_MAX)
+    description: str | None = Field(default=None, max_length=DESCRIPTION_MAX)
+    completed: bool = Field(default=False)
+    created_at: datetime = Field(default_factory=utcnow)
+    updated_at: datetime = Field(default_factory=utcnow)
+
+
+class Conversation(SQLModel, table=True):
+    __tablename__ = "conversations"
+    # Serves the sidebar: a user's conversations, most recently updated first, by keyset.
+    __table_args__ = (Index(None, "user_id", "updated_at", "id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    user_id: str = Field(foreign_key="users.id", ondelete="CASCADE", index=True, max_length=255)
+    title: str | None = Field(default=None, max_length=TITLE_MAX)
+    created_at: datetime = Field(default_factory=utcnow)
+    updated_at: datetime = Field(default_factory=utcnow)
+
+    messages: list["Message"] = Relationship(
+        back_populates="conversation", cascade_delete=True, passive_deletes=True
+    )
+
+
+class Message(SQLModel, table=True):
+    __tablename__ = "messages"
+    __table_args__ = (
+        CheckConstraint("role IN ('user', 'assistant')", name="role"),
+        # Serves a conversation's message pages (asc and desc) and the chat history window.
+        Index(None, "conversation_id", "id"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    user_id: str = Field(foreign_key="users.id", ondelete="CASCADE", index=True, max_length=255)
+    conversation_id: int = Field(foreign_key="conversations.id", ondelete="CASCADE", index=True)
+    role: str = Field(max_length=20)
+    content: str = Field(sa_column=Column(Text, nullable=False))
+    # JSON text: [{"name", "arguments", "result"}, ...] or NULL.
+    tool_calls: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    created_at: datetime = Field(default_factory=utcnow, index=True)
+
+    conversation: Conversation | None = Relationship(back_populates="messages")

@@ -1,0 +1,54 @@
+"""Task routes: parse, authorise through a dependency, call one service function."""
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query, status
+
+from backend.app.auth.dependencies import CurrentUser
+from backend.app.deps import SessionDep
+from backend.app.openapi import COMMON_ERRORS, NOT_FOUND
+from backend.app.tasks import service as task_service
+from backend.app.tasks.dependencies import OwnedTask
+from backend.app.tasks.schemas import TaskCreate, TaskPublic, TaskStatus, TaskUpdate
+
+router = APIRouter(prefix="/api/{user_id}/tasks", tags=["tasks"], responses=COMMON_ERRORS)
+
+
+@router.get("", summary="List the user's tasks, oldest first")
+def list_tasks(
+    session: SessionDep,
+    user: CurrentUser,
+    status_filter: Annotated[TaskStatus, Query(alias="status")] = TaskStatus.all,
+) -> list[TaskPublic]:
+    return task_service.list_tasks(session, user.id, status_filter)
+
+
+@router.post("", status_code=status.HTTP_201_CREATED, summary="Create a task")
+def create_task(session: SessionDep, user: CurrentUser, body: TaskCreate) -> TaskPublic:
+    return task_service.create_task(session, user.id, body.title, body.description)
+
+
+@router.get("/{task_id}", summary="Get one task", responses=NOT_FOUND)
+def get_task(task: OwnedTask) -> TaskPublic:
+    return task
+
+
+@router.put("/{task_id}", summary="Update a task (any of its fields)", responses=NOT_FOUND)
+@router.patch("/{task_id}", summary="Update a task (any of its fields)", responses=NOT_FOUND)
+def update_task(session: SessionDep, task: OwnedTask, body: TaskUpdate) -> TaskPublic:
+    return task_service.update_task(session, task, body.model_dump(exclude_unset=True))
+
+
+@router.delete(
+    "/{task_id}",
+    status_code=status.HTTP_204_NO_CONTENT,
+    summary="Delete a task",
+    responses=NOT_FOUND,
+)
+def delete_task(session: SessionDep, task: OwnedTask) -> None:
+    task_service.delete_task(session, task)
+
+
+@router.patch("/{task_id}/complete", summary="Toggle a task's completed flag", responses=NOT_FOUND)
+def toggle_task(session: SessionDep, task: OwnedTask) -> TaskPublic:
+    return task_service.toggle_completed(session, task)

@@ -1,0 +1,176 @@
+"""The migrations build exactly the schema the models describe, and take it down again."""
+
+from datetime import UTC, datetime
+
+import pytest
+from alembic import command
+from sqlalchemy import inspect, text
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session, select
+
+from backend.app.db import make_engine
+from backend.app.models import Conversation, Message, Task, User
+from tests.conftest import alembic_config
+
+EXPECTED_COLUMNS = {
+    "users": {
+        "id": ("VARCHAR", False),
+        "email": ("VARCHAR", True),
+        "name": ("VARCHAR", True),
+        "created_at": ("DATETIME", False),
+    },
+    "tasks": {
+        "id": ("INTEGER", False),
+        "user_id": ("VARCHAR", False),
+        "title": ("VARCHAR", False),
+        "description": ("VARCHAR", True),
+        "completed": ("BOOLEAN", False),
+        "created_at": ("DATETIME", False),
+        "updated_at": ("DATETIME", False),
+    },
+    "conversations": {
+        "id": ("INTEGER", False),
+        "user_id": ("VARCHAR", False),
+        "title": ("VARCHAR", True),
+        "created_at": ("DATETIME", False),
+        "updated_at": ("DATETIME", False),
+    },
+    "messages": {
+        "id": ("INTEGER", False),
+        "user_id": ("VARCHAR", False),
+        "conversation_id": ("INTEGER", False),
+        "role": ("VARCHAR", False),
+        "content": ("TEXT", False),
+        "tool_calls": ("TEXT", True),
+        "created_at": ("DATETIME", False),
+    },
+}
+EXPECTED_LENGTHS = {
+    ("tasks", "title"): 200,
+    ("tasks", "description"): 1000,
+    ("conversations", "title"): 200,
+    ("messages", "role"): 20,
+}
+EXPECTED_INDEXES = {
+    "tasks": {("user_id",)},
+    "conversations": {("user_id",), ("user_id", "updated_at", "id")},
+    "messages": {("user_id",), ("conversation_id",), ("created_at",), ("conversation_id", "id")},
+}
+EXPECTED_FOREIGN_KEYS = {
+    "tasks": {(("user_id",), "users", "CASCADE")},
+    "conversations": {(("user_id",), "users", "CASCADE")},
+    "messages": {
+        (("user_id",), "users", "CASCADE"),
+        (("conversation_id",), "conversations", "CASCADE"),
+    },
+}
+
+
+def _type_family(column_type) -> str:
+    name = type(column_type).__name__.upper()
+    if "TIMESTAMP" in name or "DATETIME" in name:
+        return "DATETIME"
+    if name in ("VARCHAR", "STRING"):
+        return "VARCHAR"
+    return name
+
+
+@pytest.fixture
+def migrated_empty_db(empty_database_url: str):
+    config = alembic_config(empty_database_url)
+    command.upgrade(config, "head")
+    engine = make_engine(empty_database_url)
+    yield engine, config
+    engine.dispose()
+
+
+def test_upgrade_creates_exactly_the_modelled_schema(migrated_empty_db) -> None:
+    engine, _ = migrated_empty_db
+    inspector = inspect(engine)
+    assert set(inspector.get_table_names()) == set(EXPECTED_COLUMNS) | {"alembic_version"}
+    for table, expected in EXPECTED_COLUMNS.items():
+        columns = {c["name"]: c for c in inspector.get_columns(table)}
+        actual = {name: (_type_family(c["type"]), c["nullable"]) for name, c in columns.items()}
+        assert actual == expected, table
+        for (length_table, column), length in EXPECTED_LENGTHS.items():
+            if length_table == table:
+                assert columns[column]["type"].length == length
+        indexes = {tuple(i["column_names"]) for i in inspector.get_indexes(table)}
+        assert indexes == EXPECTED_INDEXES.get(table, set()), table
+        foreign_keys = {
+            (tuple(fk["constrained_columns"]), fk["referred_table"], fk["options"].get("ondelete"))
+            for fk in inspector.get_foreign_keys(table)
+        }
+        assert foreign_keys == EXPECTED_FOREIGN_KEYS.get(table, set()), table
+    assert inspector.get_pk_constraint("users")["constrained_columns"] == ["id"]
+    checks = inspector.get_check_constraints("messages")
+    assert any("role" in c["sqltext"] and "assistant" in c["sqltext"] for c in checks)
+
+
+def test_timestamp_columns_are_time_zone_aware_where_the_database_has_the_type(
+    migrated_empty_db,
+) -> None:
+    engine, _ = migrated_empty_db
+    # PostgreSQL stores `timestamptz`; SQLite has no such type (the model type restores UTC).
+    expect_timezone = engine.dialect.name == "postgresql"
+    for table in EXPECTED_COLUMNS:
+        for column in inspect(engine).get_columns(table):
+            if _type_family(column["type"]) == "DATETIME":
+                assert bool(column["type"].timezone) is expect_timezone, f"{table}.{column['name']}"
+
+
+def test_downgrade_base_removes_everything(migrated_empty_db) -> None:
+    engine, config = migrated_empty_db
+    command.downgrade(config, "base")
+    assert set(inspect(engine).get_table_names()) <= {"alembic_version"}
+    command.upgrade(config, "head")
+    assert "messages" in inspect(engine).get_table_names()
+
+
+def _conversation_with_messages(session: Session) -> Conversation:
+    session.add(User(id="alice"))
+    session.commit()
+    conversation = Conversation(user_id="alice", title="t")
+    session.add(conversation)
+    session.commit()
+    for role in ("user", "assistant"):
+        session.add(
+            Message(conversation_id=conversation.id, user_id="alice", role=role, content="hi")
+        )
+    session.commit()
+    return conversation
+
+
+def test_deleting_a_conversation_deletes_its_messages_in_the_database(engine) -> None:
+    with Session(engine) as session:
+        conversation = _conversation_with_messages(session)
+        # A plain SQL DELETE, so the database's ON DELETE CASCADE does the work, not the ORM.
+        session.execute(text("DELETE FROM conversations WHERE id = :id"), {"id": conversation.id})
+        session.commit()
+        assert session.exec(select(Message)).all() == []
+
+
+def test_the_database_refuses_a_role_other_than_user_or_assistant(engine) -> None:
+    with Session(engine) as session:
+        conversation = _conversation_with_messages(session)
+        session.add(
+            Message(conversation_id=conversation.id, user_id="alice", role="system", content="x")
+        )
+        with pytest.raises(IntegrityError):
+            session.commit()
+
+
+def test_timestamps_come_back_aware_in_utc(engine) -> None:
+    with Session(engine) as session:
+        session.add(User(id="alice"))
+        session.commit()
+        task = Task(user_id="alice", title="t")
+        session.add(task)
+        session.commit()
+        task_id = task.id
+    with Session(engine) as session:
+        stored = session.get(Task, task_id)
+        for value in (stored.created_at, stored.updated_at):
+            assert value.tzinfo is not None
+            assert value.utcoffset().total_seconds() == 0
+            assert abs((datetime.now(UTC) - value).total_seconds()) < 60

@@ -23,6 +23,9 @@ ASYMMETRIC_ALGORITHMS = frozenset(
 MAX_SUB_LENGTH = 255
 JWKS_CACHE_SECONDS = 300
 JWKS_TIMEOUT_SECONDS = 5
+# Clocks of the auth server and of this server never agree exactly: without a margin, a token
+# used the moment it is issued is refused now and then ("iat" a fraction of a second ahead).
+CLOCK_SKEW_SECONDS = 30
 
 
 @dataclass(frozen=True)
@@ -42,10 +45,11 @@ class TokenVerifier:
         self._issuer = settings.auth_issuer
         self._audience = settings.auth_audience
         # PyJWKClient caches the key set and refetches it when a token names an unknown `kid`.
+        # No per-kid cache on top (cache_keys): it never expires, so a key the auth server has
+        # retired would stay trusted until a restart; the cached set alone saves the downloads.
         self._jwks = (
             PyJWKClient(
                 settings.auth_jwks_url,
-                cache_keys=True,
                 lifespan=JWKS_CACHE_SECONDS,
                 timeout=JWKS_TIMEOUT_SECONDS,
                 # An unknown `kid` refetches the set at most this often, so forged kids
@@ -63,6 +67,9 @@ class TokenVerifier:
         except jwt.PyJWTError:
             raise Unauthorized("The bearer token is malformed.") from None
         algorithm = header.get("alg")
+        # The header is attacker-chosen JSON: only a string can name an algorithm.
+        if not isinstance(algorithm, str):
+            raise Unauthorized("The bearer token does not name its algorithm.")
         key = self._key_for(algorithm, token)
         try:
             claims = jwt.decode(
@@ -71,6 +78,7 @@ class TokenVerifier:
                 algorithms=[algorithm],
                 issuer=self._issuer,
                 audience=self._audience,
+                leeway=CLOCK_SKEW_SECONDS,
                 options={
                     "require": ["exp", "sub"],
                     "verify_aud": self._audience is not None,
@@ -91,7 +99,7 @@ class TokenVerifier:
             raise Unauthorized("The bearer token is invalid.") from None
         return _identity(claims)
 
-    def _key_for(self, algorithm: Any, token: str) -> Any:
+    def _key_for(self, algorithm: str, token: str) -> Any:
         if algorithm in SYMMETRIC_ALGORITHMS:
             if self._secret is None:
                 raise Unauthorized("HS256 tokens are not accepted; use a token from the JWKS.")
@@ -105,8 +113,10 @@ class TokenVerifier:
     def _jwks_key(self, algorithm: str, token: str) -> Any:
         try:
             signing_key = self._jwks.get_signing_key_from_jwt(token)
-        except PyJWKClientConnectionError:
-            logger.warning("JWKS endpoint unreachable", exc_info=True)
+        # ValueError: the URL answered something that is not JSON (an HTML page, say): like an
+        # unreachable endpoint, that is the auth server's outage, not a bad token.
+        except (PyJWKClientConnectionError, ValueError):
+            logger.warning("JWKS endpoint unreachable or not serving a key set", exc_info=True)
             raise ServiceUnavailable(
                 "The authentication server's keys cannot be fetched; try again shortly."
             ) from None
@@ -120,12 +130,19 @@ class TokenVerifier:
 
 def _identity(claims: dict[str, Any]) -> Identity:
     sub = claims.get("sub")
-    if not isinstance(sub, str) or not sub.strip() or len(sub) > MAX_SUB_LENGTH:
+    # NUL cannot be stored in PostgreSQL text: such a sub would fail in the database instead.
+    if not isinstance(sub, str) or not sub.strip() or len(sub) > MAX_SUB_LENGTH or "\x00" in sub:
         raise Unauthorized("The bearer token's 'sub' claim is not a valid user id.")
-    email = claims.get("email")
-    name = claims.get("name")
     return Identity(
         user_id=sub,
-        email=email[:320] if isinstance(email, str) else None,
-        name=name[:255] if isinstance(name, str) else None,
+        email=_profile_text(claims.get("email"), 320),
+        name=_profile_text(claims.get("name"), 255),
     )
+
+
+def _profile_text(value: Any, max_length: int) -> str | None:
+    # Profile claims are optional extras from another system: one the users table cannot hold
+    # is dropped (NUL) or cut to the column (length) rather than failing the sign-in.
+    if not isinstance(value, str) or "\x00" in value:
+        return None
+    return value[:max_length]

@@ -1,0 +1,601 @@
+"""Fakes at the process edge: real local HTTP servers standing in for outside services.
+
+Nothing here patches our own code: the app talks to these servers over real sockets, so its
+HTTP clients, caches and error handling run exactly as in production.
+"""
+
+import base64
+import hashlib
+import hmac
+import json
+import threading
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+import jwt
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
+from jwt.algorithms import ECAlgorithm, OKPAlgorithm, RSAAlgorithm
+
+# ---------------------------------------------------------------------------------------------
+# JWKS server: the auth server's public signing keys (Better Auth's JWT plugin)
+# ---------------------------------------------------------------------------------------------
+
+JWKS_PATH = "/api/auth/jwks"  # where Better Auth publishes its key set
+
+PrivateKey = ed25519.Ed25519PrivateKey | rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey
+
+
+@dataclass(frozen=True)
+class SigningKey:
+    """An auth-server key pair: signs tokens, and publishes its public half as a JWK."""
+
+    kid: str
+    alg: str  # "EdDSA", "RS256" or "ES256"
+    private_key: PrivateKey = field(repr=False)
+
+    def public_jwk(self) -> dict[str, Any]:
+        """The public key as the JWKS serves it, with `kid`, `alg` and `use`."""
+        public_key = self.private_key.public_key()
+        to_jwk = {"EdDSA": OKPAlgorithm, "RS256": RSAAlgorithm, "ES256": ECAlgorithm}[self.alg]
+        jwk = to_jwk.to_jwk(public_key, as_dict=True)
+        return {**jwk, "kid": self.kid, "alg": self.alg, "use": "sig"}
+
+    def public_pem(self) -> bytes:
+        """The public key in PEM, as an attacker would copy it for an algorithm-confusion try."""
+        return self.private_key.public_key().public_bytes(
+            serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+        )
+
+    def sign(
+        self,
+        sub: str | None = "alice",
+        *,
+        expires_in: timedelta = timedelta(hours=1),
+        alg: str | None = None,
+        kid: str | None = None,
+        **claims: object,
+    ) -> str:
+        """A token signed with this key; `alg`/`kid` override the header (to forge mismatches)."""
+        return sign_token(
+            self.private_key,
+            alg=alg or self.alg,
+            kid=self.kid if kid is None else kid,
+            sub=sub,
+            expires_in=expires_in,
+            **claims,
+        )
+
+
+def make_signing_key(alg: str, kid: str | None = None) -> SigningKey:
+    """A fresh key pair for `alg`: Ed25519 for EdDSA, RSA-2048 for RS256, P-256 for ES256."""
+    if alg == "EdDSA":
+        private_key: PrivateKey = ed25519.Ed25519PrivateKey.generate()
+    elif alg == "RS256":
+        private_key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    elif alg == "ES256":
+        private_key = ec.generate_private_key(ec.SECP256R1())
+    else:
+        raise ValueError(f"no fake key for {alg!r}")
+    return SigningKey(kid=kid or f"{alg.lower()}-key", alg=alg, private_key=private_key)
+
+
+def token_claims(
+    sub: str | None = "alice", *, expires_in: timedelta = timedelta(hours=1), **claims: object
+) -> dict[str, object]:
+    """The claims of a token as an auth server issues them (`sub` left out when None)."""
+    now = datetime.now(UTC)
+    payload: dict[str, object] = {"iat": now, "exp": now + expires_in, **claims}
+    if sub is not None:
+        payload["sub"] = sub
+    return payload
+
+
+def sign_token(
+    private_key: PrivateKey,
+    *,
+    alg: str,
+    kid: str | None,
+    sub: str | None = "alice",
+    expires_in: timedelta = timedelta(hours=1),
+    **claims: object,
+) -> str:
+    """Sign a token with PyJWT, as the auth server does; `kid` goes into the header."""
+    headers = {"kid": kid} if kid is not None else None
+    return jwt.encode(
+        token_claims(sub, expires_in=expires_in, **claims),
+        private_key,
+        algorithm=alg,
+        headers=headers,
+    )
+
+
+def _b64url(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+def _json_segment(value: object) -> str:
+    return _b64url(json.dumps(value, default=_json_default, separators=(",", ":")).encode())
+
+
+def _json_default(value: object) -> object:
+    if isinstance(value, datetime):
+        return int(value.timestamp())
+    raise TypeError(f"cannot put {value!r} into a token")
+
+
+def handmade_token(header: dict[str, Any], claims: dict[str, object], signature: bytes) -> str:
+    """A token assembled byte by byte, for headers PyJWT refuses to write (`alg: none`...)."""
+    return f"{_json_segment(header)}.{_json_segment(claims)}.{_b64url(signature)}"
+
+
+def hs256_token_with_secret(secret: bytes, claims: dict[str, object], **header: object) -> str:
+    """An HS256 token whose HMAC secret is any bytes, a public key included.
+
+    PyJWT refuses to HMAC with a PEM key (its own algorithm-confusion guard), so an attacker's
+    token is built by hand here.
+    """
+    signing_input = f"{_json_segment({'alg': 'HS256', 'typ': 'JWT', **header})}." + _json_segment(
+        claims
+    )
+    signature = hmac.new(secret, signing_input.encode(), hashlib.sha256).digest()
+    return f"{signing_input}.{_b64url(signature)}"
+
+
+class JwksServer:
+    """A real HTTP server on 127.0.0.1 serving `{"keys": [...]}` at JWKS_PATH.
+
+    Keys can be added and removed while it runs (rotation), it counts the key-set downloads
+    (caching), it can answer with something that is not a key set (a misconfigured URL), and it
+    can be stopped (the auth server is down).
+    """
+
+    def __init__(self, keys: Iterable[SigningKey] = ()) -> None:
+        self._lock = threading.Lock()
+        self._keys: dict[str, SigningKey] = {key.kid: key for key in keys}
+        self._override: tuple[int, str, bytes] | None = None
+        self._requests = 0
+        self._httpd: ThreadingHTTPServer | None = None
+        self._thread: threading.Thread | None = None
+        self._base_url = ""
+
+    # -- lifecycle -------------------------------------------------------------------------
+
+    def start(self) -> "JwksServer":
+        server = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:  # noqa: N802 - the stdlib's name
+                if self.path.split("?")[0] != JWKS_PATH:
+                    self._answer(404, "application/json", b'{"error":"not found"}')
+                    return
+                status, content_type, body = server._serve_key_set()
+                self._answer(status, content_type, body)
+
+            def _answer(self, status: int, content_type: str, body: bytes) -> None:
+                self.send_response(status)
+                self.send_header("Content-Type", content_type)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *_args: object) -> None:
+                pass  # keep test output clean
+
+        self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._httpd.daemon_threads = True
+        host, port = self._httpd.server_address[:2]
+        self._base_url = f"http://{host}:{port}"
+        # A short poll interval keeps stop() (shutdown waits for one poll) out of test timings.
+        self._thread = threading.Thread(
+            target=self._httpd.serve_forever, args=(0.02,), name="fake-jwks", daemon=True
+        )
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        """Shut the server down and close its socket: connections are refused from now on."""
+        if self._httpd is None:
+            return
+        self._httpd.shutdown()
+        self._httpd.server_close()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+        self._httpd = None
+        self._thread = None
+
+    @property
+    def url(self) -> str:
+        """The JWKS URL, to be given to the app as AUTH_JWKS_URL (still valid once stopped)."""
+        return self._base_url + JWKS_PATH
+
+    # -- the key set -----------------------------------------------------------------------
+
+    def add_key(self, key: SigningKey) -> None:
+        with self._lock:
+            self._keys[key.kid] = key
+
+    def remove_key(self, kid: str) -> None:
+        with self._lock:
+            del self._keys[kid]
+
+    def answer_with(self, status: int, body: bytes, content_type: str = "text/html") -> None:
+        """Serve this instead of the key set (e.g. an HTML page from a wrong URL)."""
+        with self._lock:
+            self._override = (status, content_type, body)
+
+    @property
+    def request_count(self) -> int:
+        """How many times the key set has been downloaded."""
+        with self._lock:
+            return self._requests
+
+    def _serve_key_set(self) -> tuple[int, str, bytes]:
+        with self._lock:
+            self._requests += 1
+            if self._override is not None:
+                return self._override
+            keys = [key.public_jwk() for key in self._keys.values()]
+        return 200, "application/json", json.dumps({"keys": keys}).encode()
+
+
+# ---------------------------------------------------------------------------------------------
+# Fake model server: an OpenAI-compatible chat-completions endpoint answering from a script
+# ---------------------------------------------------------------------------------------------
+
+CHAT_COMPLETIONS_PATH = "/v1/chat/completions"
+
+
+@dataclass(frozen=True)
+class ModelReply:
+    """One scripted answer of the fake model server; build it with the functions below.
+
+    A reply is either a completion (`message`, sent with status 200) or an error (`status` and
+    an OpenAI-style `error` object); either can come after `delay_s` seconds of silence.
+    """
+
+    message: dict[str, Any] | None = None
+    finish_reason: str = "stop"
+    status: int = 200
+    error: dict[str, Any] | None = None
+    headers: dict[str, str] = field(default_factory=dict)
+    delay_s: float = 0.0
+
+
+def tool_call(
+    name: str, arguments: dict[str, Any] | str, call_id: str | None = None
+) -> dict[str, Any]:
+    """One entry of `tool_calls`; a string is sent as the arguments verbatim (even malformed)."""
+    raw = arguments if isinstance(arguments, str) else json.dumps(arguments)
+    return {
+        "id": call_id,  # filled in with a fresh `call_...` id when None
+        "type": "function",
+        "function": {"name": name, "arguments": raw},
+    }
+
+
+def calls(*tool_calls: dict[str, Any], content: str | None = None) -> ModelReply:
+    """The model asks for these tool calls (one round; several run in the order given)."""
+    message = {"role": "assistant", "content": content, "tool_calls": list(tool_calls)}
+    return ModelReply(message=message, finish_reason="tool_calls")
+
+
+def answer(content: str) -> ModelReply:
+    """A plain text answer, no tool call: the end of the turn."""
+    return ModelReply(message={"role": "assistant", "content": content})
+
+
+def server_error(
+    status: int = 500,
+    message: str = "The server had an error while processing your request.",
+    *,
+    retry_after_ms: int | None = None,
+) -> ModelReply:
+    """An HTTP error with OpenAI's error body; `retry_after_ms` sets the SDK's retry delay."""
+    headers = {} if retry_after_ms is None else {"retry-after-ms": str(retry_after_ms)}
+    error_type = "server_error" if status >= 500 else "invalid_request_error"
+    error = {"message": message, "type": error_type, "param": None, "code": None}
+    return ModelReply(status=status, error=error, headers=headers)
+
+
+def hang(seconds: float, then: ModelReply | None = None) -> ModelReply:
+    """Say nothing for `seconds` (the client should give up first), then answer `then`."""
+    late = then or answer("(a late answer nobody should see)")
+    return ModelReply(
+        message=late.message,
+        finish_reason=late.finish_reason,
+        status=late.status,
+        error=late.error,
+        headers=late.headers,
+        delay_s=seconds,
+    )
+
+
+@dataclass(frozen=True)
+class ModelRequest:
+    """A request the fake model server received (header names in lower case)."""
+
+    path: str
+    headers: dict[str, str]
+    body: dict[str, Any]
+
+
+class FakeModelServer:
+    """A real HTTP server on 127.0.0.1 speaking the chat-completions wire format.
+
+    `POST /v1/chat/completions` pops the next scripted ModelReply (see `push`) and records the
+    request; the app reaches it through the real OpenAI SDK (OPENAI_BASE_URL = `base_url`), so
+    the SDK's serialisation, retries and time-outs all run. A request beyond the script is
+    answered 500 with `x-should-retry: false` (and counted in `unscripted`), so the test fails
+    loudly instead of hanging.
+
+    With `stream: true` the same scripted reply is sent as `chat.completion.chunk` events.
+    """
+
+    def __init__(self, model_name: str = "fake-model") -> None:
+        self.model_name = model_name
+        self._lock = threading.Lock()
+        self._script: list[ModelReply] = []
+        self._received: list[ModelRequest] = []
+        self._unscripted = 0
+        self._ids = 0
+        self._stopping = threading.Event()
+        self._httpd: ThreadingHTTPServer | None = None
+        self._thread: threading.Thread | None = None
+        self._root = ""
+
+    # -- lifecycle -------------------------------------------------------------------------
+
+    def start(self) -> "FakeModelServer":
+        server = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"  # keep-alive, as the SDK's connection pool expects
+
+            def do_POST(self) -> None:  # noqa: N802 - the stdlib's name
+                length = int(self.headers.get("Content-Length") or 0)
+                raw = self.rfile.read(length)
+                if self.path.split("?")[0] != CHAT_COMPLETIONS_PATH:
+                    server._send_error(self, 404, f"Unknown path {self.path}", "not_found")
+                    return
+                try:
+                    body = json.loads(raw)
+                except json.JSONDecodeError:
+                    server._send_error(self, 400, "The body is not valid JSON.")
+                    return
+                headers = {name.lower(): value for name, value in self.headers.items()}
+                reply = server._next_reply(self.path, headers, body)
+                server._answer(self, reply, body)
+
+            def log_message(self, *_args: object) -> None:
+                pass  # keep test output clean
+
+        self._stopping.clear()
+        self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._httpd.daemon_threads = True
+        host, port = self._httpd.server_address[:2]
+        self._root = f"http://{host}:{port}"
+        self._thread = threading.Thread(
+            # A short poll keeps stop() quick: shutdown() waits for the next poll.
+            target=self._httpd.serve_forever,
+            kwargs={"poll_interval": 0.05},
+            name="fake-model",
+            daemon=True,
+        )
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        """Wake any hanging answer, shut the server down and close its socket."""
+        self._stopping.set()
+        if self._httpd is None:
+            return
+        self._httpd.shutdown()
+        self._httpd.server_close()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+        self._httpd = None
+        self._thread = None
+
+    def __enter__(self) -> "FakeModelServer":
+        return self.start()
+
+    def __exit__(self, *_exc: object) -> None:
+        self.stop()
+
+    @property
+    def url(self) -> str:
+        """The server root, `http://127.0.0.1:<port>` (the SDK's base URL is `url + "/v1"`)."""
+        return self._root
+
+    @property
+    def base_url(self) -> str:
+        """What OPENAI_BASE_URL is set to."""
+        return self._root + "/v1"
+
+    def app_settings(self, **overrides: object) -> dict[str, object]:
+        """Settings overrides for an app whose agent is the model behind this server."""
+        settings: dict[str, object] = {
+            "agent": "openai",
+            "openai_base_url": self.base_url,
+            "openai_api_key": "test-key",
+            "openai_model": self.model_name,
+        }
+        settings.update(overrides)
+        return settings
+
+    # -- the script and what was received --------------------------------------------------
+
+    def push(self, *replies: ModelReply) -> None:
+        """Queue replies; each request takes the next one, in order."""
+        with self._lock:
+            self._script.extend(replies)
+
+    @property
+    def pending(self) -> int:
+        """Scripted replies not used yet."""
+        with self._lock:
+            return len(self._script)
+
+    @property
+    def received(self) -> list[ModelRequest]:
+        with self._lock:
+            return list(self._received)
+
+    @property
+    def requests(self) -> list[dict[str, Any]]:
+        """The JSON bodies received, in order."""
+        return [request.body for request in self.received]
+
+    @property
+    def unscripted(self) -> int:
+        """Requests that came after the script ran out."""
+        with self._lock:
+            return self._unscripted
+
+    def _next_reply(
+        self, path: str, headers: dict[str, str], body: dict[str, Any]
+    ) -> ModelReply | None:
+        with self._lock:
+            self._received.append(ModelRequest(path=path, headers=headers, body=body))
+            if not self._script:
+                self._unscripted += 1
+                return None
+            return self._script.pop(0)
+
+    def _new_id(self, prefix: str) -> str:
+        with self._lock:
+            self._ids += 1
+            return f"{prefix}{self._ids:04d}"
+
+    # -- answering -------------------------------------------------------------------------
+
+    def _answer(
+        self, handler: BaseHTTPRequestHandler, reply: ModelReply | None, body: dict[str, Any]
+    ) -> None:
+        if reply is None:
+            message = "The fake model's script is exhausted."
+            self._send_error(handler, 500, message, headers={"x-should-retry": "false"})
+            return
+        if reply.delay_s and self._stopping.wait(reply.delay_s):
+            handler.close_connection = True  # stopped while hanging: drop it unanswered
+            return
+        if reply.error is not None:
+            self._send_json(handler, reply.status, {"error": reply.error}, reply.headers)
+            return
+        if body.get("stream"):
+            self._send_stream(handler, self._completion(reply, body))
+            return
+        self._send_json(handler, 200, self._completion(reply, body), reply.headers)
+
+    def _send_stream(self, handler: BaseHTTPRequestHandler, completion: dict[str, Any]) -> None:
+        """The same completion as OpenAI streams it: `chat.completion.chunk` events, text in
+        small pieces, each tool call's arguments in two fragments, then `data: [DONE]`."""
+        choice = completion["choices"][0]
+        message = choice["message"]
+
+        def chunk(delta: dict[str, Any], finish_reason: str | None = None) -> bytes:
+            event = {
+                "id": completion["id"],
+                "object": "chat.completion.chunk",
+                "created": completion["created"],
+                "model": completion["model"],
+                "choices": [{"index": 0, "delta": delta, "finish_reason": finish_reason}],
+            }
+            return f"data: {json.dumps(event)}\n\n".encode()
+
+        events = [chunk({"role": "assistant", "content": ""})]
+        content = message.get("content") or ""
+        events += [chunk({"content": content[i : i + 4]}) for i in range(0, len(content), 4)]
+        for index, call in enumerate(message.get("tool_calls") or []):
+            arguments = call["function"]["arguments"]
+            half = len(arguments) // 2
+            head = {"name": call["function"]["name"], "arguments": arguments[:half]}
+            events.append(
+                chunk(
+                    {
+                        "tool_calls": [
+                            {"index": index, "id": call["id"], "type": "function", "function": head}
+                        ]
+                    }
+                )
+            )
+            tail = {"arguments": arguments[half:]}
+            events.append(chunk({"tool_calls": [{"index": index, "function": tail}]}))
+        events.append(chunk({}, choice["finish_reason"]))
+        events.append(b"data: [DONE]\n\n")
+        try:
+            handler.send_response(200)
+            handler.send_header("Content-Type", "text/event-stream")
+            handler.send_header("Connection", "close")  # the end of the body ends the stream
+            handler.end_headers()
+            for event in events:
+                handler.wfile.write(event)
+                handler.wfile.flush()
+            handler.close_connection = True
+        except (BrokenPipeError, ConnectionResetError):
+            pass
+
+    def _completion(self, reply: ModelReply, body: dict[str, Any]) -> dict[str, Any]:
+        """A `chat.completion` object as OpenAI sends it."""
+        message = dict(reply.message or {"role": "assistant", "content": ""})
+        message.setdefault("refusal", None)
+        if message.get("tool_calls"):
+            message["tool_calls"] = [
+                {**call, "id": call["id"] or self._new_id("call_fake")}
+                for call in message["tool_calls"]
+            ]
+        else:
+            message.pop("tool_calls", None)  # OpenAI leaves the key out when there are none
+        prompt_tokens = len(json.dumps(body.get("messages", []))) // 4
+        completion_tokens = len(json.dumps(message)) // 4
+        return {
+            "id": self._new_id("chatcmpl-fake"),
+            "object": "chat.completion",
+            "created": int(datetime.now(UTC).timestamp()),
+            "model": body.get("model", self.model_name),
+            "system_fingerprint": "fp_fake",
+            "choices": [
+                {
+                    "index": 0,
+                    "message": message,
+                    "logprobs": None,
+                    "finish_reason": reply.finish_reason,
+                }
+            ],
+            "usage": {
+                "prompt_tokens": prompt_tokens,
+                "completion_tokens": completion_tokens,
+                "total_tokens": prompt_tokens + completion_tokens,
+            },
+        }
+
+    def _send_error(
+        self,
+        handler: BaseHTTPRequestHandler,
+        status: int,
+        message: str,
+        error_type: str = "invalid_request_error",
+        headers: dict[str, str] | None = None,
+    ) -> None:
+        error = {"message": message, "type": error_type, "param": None, "code": None}
+        self._send_json(handler, status, {"error": error}, headers or {})
+
+    def _send_json(
+        self, handler: BaseHTTPRequestHandler, status: int, payload: object, headers: dict[str, str]
+    ) -> None:
+        data = json.dumps(payload).encode()
+        try:
+            handler.send_response(status)
+            handler.send_header("Content-Type", "application/json")
+            handler.send_header("Content-Length", str(len(data)))
+            handler.send_header("x-request-id", self._new_id("req_fake"))
+            for name, value in headers.items():
+                handler.send_header(name, value)
+            handler.end_headers()
+            handler.wfile.write(data)
+        except (BrokenPipeError, ConnectionResetError):
+            pass  # the client gave up (its time-out) before the answer came

@@ -24,6 +24,7 @@ from sqlmodel import Session, SQLModel
 from backend.app.config import DEV_JWT_SECRET, Settings, normalize_database_url
 from backend.app.db import make_engine
 from backend.app.main import create_app
+from tests.fakes import FakeModelServer
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -111,6 +112,8 @@ def make_settings(database_url: str) -> Callable[..., Settings]:
             "database_url": database_url,
             "app_env": "development",
             "cors_origins": "http://localhost:3000",
+            # Off unless a test is about rate limits: many tests chat more than 30 times.
+            "chat_rate_limit": "0",
         }
         values.update(overrides)
         return Settings(_env_file=None, **values)
@@ -172,3 +175,20 @@ def empty_database_url(database_url: str, tmp_path: Path) -> Iterator[str]:
     name = f"{make_url(database_url).database}_empty"
     with throwaway_postgres_database(database_url, name) as url:
         yield url
+
+
+@pytest.fixture
+def fake_model() -> Iterator[FakeModelServer]:
+    """A running fake OpenAI-compatible model server with an empty script; stopped afterwards."""
+    with FakeModelServer() as server:
+        yield server
+
+
+@pytest.fixture
+def make_openai_app(make_app, fake_model: FakeModelServer) -> Callable[..., FastAPI]:
+    """Build an app whose agent is the OpenAI loop talking to `fake_model` (overrides allowed)."""
+
+    def build(**overrides: object) -> FastAPI:
+        return make_app(**fake_model.app_settings(**{"agent_timeout_s": 10.0, **overrides}))
+
+    return build

@@ -70,9 +70,13 @@ def test_dotenv_is_read(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None
     for name in SETTING_NAMES:
         monkeypatch.delenv(name, raising=False)
     env_file = tmp_path / ".env"
-    env_file.write_text("AGENT=openai\nCORS_ORIGINS=https://a.example, https://b.example\n")
+    env_file.write_text(
+        "AGENT=openai\nOPENAI_BASE_URL=http://127.0.0.1:11434/v1\n"
+        "CORS_ORIGINS=https://a.example, https://b.example\n"
+    )
     settings = Settings(_env_file=env_file)
     assert settings.agent == "openai"
+    assert settings.openai_base_url == "http://127.0.0.1:11434/v1"
     assert settings.cors_origin_list == ["https://a.example", "https://b.example"]
 
 
@@ -89,6 +93,7 @@ def test_production_accepts_a_jwks_url_instead_of_a_secret() -> None:
         ({"database_url": "::not a url::"}, "DATABASE_URL"),
         ({"database_url": "mysql://u@h/db"}, "DATABASE_URL"),
         ({"agent": "magic"}, "AGENT"),
+        ({"agent": "openai"}, "OPENAI_API_KEY"),
         ({"app_env": "staging"}, "APP_ENV"),
         ({"app_env": "production"}, "AUTH_JWT_SECRET"),
         ({"app_env": "production", "auth_jwt_secret": "too-short"}, "AUTH_JWT_SECRET"),

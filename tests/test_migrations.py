@@ -45,6 +45,15 @@ EXPECTED_COLUMNS = {
         "created_at": ("DATETIME", False),
     },
 }
+EXPECTED_COLUMNS["idempotency_keys"] = {
+    "id": ("INTEGER", False),
+    "user_id": ("VARCHAR", False),
+    "key": ("VARCHAR", False),
+    "request_hash": ("VARCHAR", False),
+    "conversation_id": ("INTEGER", False),
+    "response": ("TEXT", False),
+    "created_at": ("DATETIME", False),
+}
 EXPECTED_LENGTHS = {
     ("tasks", "title"): 200,
     ("tasks", "description"): 1000,
@@ -55,11 +64,16 @@ EXPECTED_INDEXES = {
     "tasks": {("user_id",)},
     "conversations": {("user_id",), ("user_id", "updated_at", "id")},
     "messages": {("user_id",), ("conversation_id",), ("created_at",), ("conversation_id", "id")},
+    "idempotency_keys": {("conversation_id",)},
 }
 EXPECTED_FOREIGN_KEYS = {
     "tasks": {(("user_id",), "users", "CASCADE")},
     "conversations": {(("user_id",), "users", "CASCADE")},
     "messages": {
+        (("user_id",), "users", "CASCADE"),
+        (("conversation_id",), "conversations", "CASCADE"),
+    },
+    "idempotency_keys": {
         (("user_id",), "users", "CASCADE"),
         (("conversation_id",), "conversations", "CASCADE"),
     },
@@ -95,7 +109,12 @@ def test_upgrade_creates_exactly_the_modelled_schema(migrated_empty_db) -> None:
         for (length_table, column), length in EXPECTED_LENGTHS.items():
             if length_table == table:
                 assert columns[column]["type"].length == length
-        indexes = {tuple(i["column_names"]) for i in inspector.get_indexes(table)}
+        # PostgreSQL reports a UNIQUE constraint's own index too; those are checked below.
+        indexes = {
+            tuple(i["column_names"])
+            for i in inspector.get_indexes(table)
+            if not i.get("duplicates_constraint")
+        }
         assert indexes == EXPECTED_INDEXES.get(table, set()), table
         foreign_keys = {
             (tuple(fk["constrained_columns"]), fk["referred_table"], fk["options"].get("ondelete"))
@@ -103,6 +122,8 @@ def test_upgrade_creates_exactly_the_modelled_schema(migrated_empty_db) -> None:
         }
         assert foreign_keys == EXPECTED_FOREIGN_KEYS.get(table, set()), table
     assert inspector.get_pk_constraint("users")["constrained_columns"] == ["id"]
+    uniques = inspector.get_unique_constraints("idempotency_keys")
+    assert [u["column_names"] for u in uniques] == [["user_id", "key"]]
     checks = inspector.get_check_constraints("messages")
     assert any("role" in c["sqltext"] and "assistant" in c["sqltext"] for c in checks)
 

@@ -68,6 +68,28 @@ class Settings(BaseSettings):
     def _normalize_database_url(cls, value: str) -> str:
         return normalize_database_url(value)
 
+    @field_validator("chat_rate_limit")
+    @classmethod
+    def _check_rate_limit(cls, value: str) -> str:
+        value = value.strip()
+        if value != "0":
+            from limits import parse  # only needed to check the format here
+
+            try:
+                parse(value)
+            except ValueError:
+                raise ValueError(
+                    f"{value!r} is not a rate limit; write e.g. 30/minute, 5/second or 0 (off)"
+                ) from None
+        return value
+
+    @field_validator("rate_limit_storage_url")
+    @classmethod
+    def _check_storage_url(cls, value: str) -> str:
+        if not value.startswith(("memory://", "redis://", "rediss://", "redis+sentinel://")):
+            raise ValueError("use memory:// or redis://host:6379")
+        return value
+
     @field_validator("auth_jwks_url", "auth_issuer", "auth_audience", "openai_base_url")
     @classmethod
     def _blank_is_unset(cls, value: str | None) -> str | None:
@@ -91,6 +113,11 @@ class Settings(BaseSettings):
                     f"AUTH_JWT_SECRET must be at least {MIN_SECRET_LENGTH} characters "
                     "when APP_ENV=production"
                 )
+        if self.agent == "openai" and self.openai_api_key is None and self.openai_base_url is None:
+            raise ValueError(
+                "OPENAI_API_KEY is required when AGENT=openai "
+                "(or OPENAI_BASE_URL for a local server that needs no key)"
+            )
         return self
 
     @property

@@ -9,8 +9,11 @@ from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse
 from sqlalchemy.exc import DBAPIError, OperationalError
 
+from backend.app.agent.factory import build_agent
 from backend.app.auth.router import router as auth_router
 from backend.app.auth.security import TokenVerifier
+from backend.app.chat.rate_limit import ChatRateLimiter
+from backend.app.chat.router import router as chat_router
 from backend.app.config import ConfigError, Settings, load_settings
 from backend.app.conversations.router import router as conversations_router
 from backend.app.db import make_engine
@@ -42,6 +45,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.engine = engine
     app.state.token_verifier = TokenVerifier(settings)
+    app.state.agent = build_agent(settings)
+    app.state.chat_rate_limiter = ChatRateLimiter(settings)
 
     app.add_middleware(
         CORSMiddleware,
@@ -59,6 +64,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.include_router(auth_router)
     app.include_router(tasks_router)
     app.include_router(conversations_router)
+    app.include_router(chat_router)
     return app
 
 

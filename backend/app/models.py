@@ -2,7 +2,7 @@
 
 from datetime import UTC, datetime
 
-from sqlalchemy import CheckConstraint, Column, Index, Text
+from sqlalchemy import CheckConstraint, Column, Index, Text, UniqueConstraint
 from sqlmodel import Field, Relationship, SQLModel
 
 # Stable constraint names, so migrations can name what they drop on SQLite and PostgreSQL alike.
@@ -78,3 +78,20 @@ class Message(SQLModel, table=True):
     created_at: datetime = Field(default_factory=utcnow, index=True)
 
     conversation: Conversation | None = Relationship(back_populates="messages")
+
+
+class IdempotencyKey(SQLModel, table=True):
+    """The stored answer of a completed chat turn, replayed when the client repeats its key."""
+
+    __tablename__ = "idempotency_keys"
+    __table_args__ = (UniqueConstraint("user_id", "key"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    user_id: str = Field(foreign_key="users.id", ondelete="CASCADE", max_length=255)
+    key: str = Field(max_length=255)
+    # Same key with a different request is refused rather than answered with the wrong reply.
+    request_hash: str = Field(max_length=64)
+    # Deleting the conversation retires its keys, so a repeat cannot point at a deleted reply.
+    conversation_id: int = Field(foreign_key="conversations.id", ondelete="CASCADE", index=True)
+    response: str = Field(sa_column=Column(Text, nullable=False))  # the ChatResponse as JSON
+    created_at: datetime = Field(default_factory=utcnow)

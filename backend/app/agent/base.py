@@ -1,6 +1,6 @@
 """What every agent is: given the new message, the recent history and a tool runner, a reply."""
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -25,6 +25,18 @@ class AgentTimeout(AgentError):
 
 
 class Agent(Protocol):
-    def run(self, message: str, history: Sequence[HistoryMessage], tools: ToolRunner) -> str:
-        """Answer `message`, calling `tools(name, arguments)` as needed; return the reply text."""
+    def run(
+        self,
+        message: str,
+        history: Sequence[HistoryMessage],
+        tools: ToolRunner,
+        *,
+        on_delta: Callable[[str], None] | None = None,
+    ) -> str:
+        """Answer `message`, calling `tools(name, arguments)` as needed; return the reply text.
+
+        An agent that produces its text piece by piece (a streaming model) passes each piece to
+        `on_delta` as it arrives; one that does not may ignore it (the turn then streams the
+        finished text in pieces).
+        """
         ...

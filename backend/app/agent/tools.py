@@ -200,8 +200,12 @@ class ToolRunner:
 
     def __call__(self, name: str, arguments: dict[str, Any]) -> Any:
         result = execute_tool(self.context, name, arguments)
+        self.record(name, arguments, result)
+        return result
+
+    def record(self, name: str, arguments: dict[str, Any], result: Any) -> None:
+        """Record a call that was answered without running (e.g. unparseable arguments)."""
         call = ToolCall(name=name, arguments=arguments, result=result)
         self.calls.append(call)
         if self.on_call is not None:
             self.on_call(call)
-        return result

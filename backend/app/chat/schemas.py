@@ -1,0 +1,33 @@
+"""Request and response bodies of the chat turn."""
+
+from typing import Annotated
+
+from pydantic import BaseModel, Field, StringConstraints
+
+from backend.app.conversations.schemas import ToolCallPublic
+from backend.app.ids import MAX_ID
+from backend.app.text import NoNulStr
+
+CHAT_MESSAGE_MAX = 4000
+
+
+class ChatRequest(BaseModel):
+    message: Annotated[NoNulStr, StringConstraints(min_length=1, max_length=CHAT_MESSAGE_MAX)]
+    conversation_id: int | None = Field(
+        default=None,
+        ge=1,
+        le=MAX_ID,
+        description="Continue this conversation; null (or absent) starts a new one.",
+    )
+
+
+class ChatResponse(BaseModel):
+    conversation_id: int
+    response: str
+    tool_calls: list[ToolCallPublic]
+    message_id: int = Field(description="The id of the stored assistant message.")
+
+
+class ChatError(BaseModel):
+    detail: str
+    conversation_id: int

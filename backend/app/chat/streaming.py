@@ -1,0 +1,106 @@
+"""The chat turn as Server-Sent Events: start, tool_call (each), delta (in order), done | error.
+
+The agent runs in a worker thread with its own database session and reports through a queue, so
+a client that disconnects mid-stream stops only the sending: the turn still finishes and its
+reply is stored, exactly as in the JSON turn.
+"""
+
+import json
+import logging
+import queue
+import re
+import threading
+from collections.abc import Iterator
+from dataclasses import replace
+
+from sqlalchemy import Engine
+from sqlmodel import Session
+
+from backend.app.agent.base import Agent
+from backend.app.chat.schemas import ChatResponse
+from backend.app.chat.service import Turn, answer_turn
+from backend.app.errors import AppError
+from backend.app.models import Conversation
+
+logger = logging.getLogger(__name__)
+
+KEEPALIVE_SECONDS = 15
+_PIECE = re.compile(r"\S+\s*|\s+")
+
+
+def sse(event: str, data: object) -> str:
+    return f"event: {event}\ndata: {json.dumps(data, ensure_ascii=False)}\n\n"
+
+
+def text_pieces(text: str, words_per_piece: int = 3) -> Iterator[str]:
+    """Split a finished reply into small pieces (a few words each) that concatenate back to it."""
+    words = _PIECE.findall(text)
+    for start in range(0, len(words), words_per_piece):
+        yield "".join(words[start : start + words_per_piece])
+
+
+def replay_events(response: ChatResponse) -> Iterator[str]:
+    """A stored answer (a repeated Idempotency-Key) told as the same events a live turn sends."""
+    yield sse("start", {"conversation_id": response.conversation_id})
+    for call in response.tool_calls:
+        yield sse("tool_call", call.model_dump(mode="json"))
+    for piece in text_pieces(response.response):
+        yield sse("delta", {"text": piece})
+    yield sse("done", response.model_dump(mode="json"))
+
+
+def turn_events(engine: Engine, agent: Agent, turn: Turn) -> Iterator[str]:
+    """Run the turn in a worker thread and yield its events as they happen."""
+    events: queue.Queue[str | None] = queue.Queue()
+    conversation_id = turn.conversation.id
+
+    def produce() -> None:
+        streamed = False
+
+        def on_delta(text: str) -> None:
+            nonlocal streamed
+            if text:
+                streamed = True
+                events.put(sse("delta", {"text": text}))
+
+        try:
+            with Session(engine) as session:
+                own_turn = replace(turn, conversation=session.get(Conversation, conversation_id))
+                response = answer_turn(
+                    session,
+                    agent,
+                    own_turn,
+                    on_call=lambda call: events.put(sse("tool_call", call.as_dict())),
+                    on_delta=on_delta,
+                )
+            if not streamed:  # an agent that answers all at once is streamed in pieces
+                for piece in text_pieces(response.response):
+                    events.put(sse("delta", {"text": piece}))
+            events.put(sse("done", response.model_dump(mode="json")))
+        except AppError as exc:
+            events.put(sse("error", {"detail": exc.detail, **exc.extra}))
+        except Exception:
+            logger.exception("streamed turn failed in conversation %s", conversation_id)
+            events.put(
+                sse(
+                    "error",
+                    {
+                        "detail": "The turn failed. Your message was saved; please try again.",
+                        "conversation_id": conversation_id,
+                    },
+                )
+            )
+        finally:
+            events.put(None)
+
+    yield sse("start", {"conversation_id": conversation_id})
+    threading.Thread(target=produce, name=f"chat-turn-{conversation_id}", daemon=True).start()
+    while True:
+        try:
+            event = events.get(timeout=KEEPALIVE_SECONDS)
+        except queue.Empty:
+            yield ": keep-alive\n\n"  # keeps proxies from closing a quiet stream
+            continue
+        if event is None:
+            return
+        yield event

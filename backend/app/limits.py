@@ -1,13 +1,26 @@
 """ASGI middleware that refuses request bodies over a size limit with 413, before they are read."""
 
+from starlette.exceptions import HTTPException
 from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 MAX_BODY_BYTES = 1024 * 1024
 
 
-class _BodyTooLarge(Exception):
-    pass
+def _too_large_detail(max_bytes: int) -> str:
+    return f"The request body is larger than {max_bytes} bytes."
+
+
+class _BodyTooLarge(HTTPException):
+    """Raised from `receive` once a body without a Content-Length passes the limit.
+
+    An HTTPException because FastAPI turns any other error met while it reads a body into
+    400 "There was an error parsing the body"; this one it re-raises and renders as our 413.
+    Code reading the body outside FastAPI lets it reach the middleware, which answers 413.
+    """
+
+    def __init__(self, max_bytes: int) -> None:
+        super().__init__(status_code=413, detail=_too_large_detail(max_bytes))
 
 
 class BodySizeLimitMiddleware:
@@ -20,7 +33,7 @@ class BodySizeLimitMiddleware:
             await self.app(scope, receive, send)
             return
         too_large = JSONResponse(
-            {"detail": f"The request body is larger than {self.max_bytes} bytes."},
+            {"detail": _too_large_detail(self.max_bytes)},
             status_code=413,
         )
         declared = dict(scope["headers"]).get(b"content-length")
@@ -38,7 +51,7 @@ class BodySizeLimitMiddleware:
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
                 if received > self.max_bytes:
-                    raise _BodyTooLarge
+                    raise _BodyTooLarge(self.max_bytes)
             return message
 
         async def tracking_send(message: Message) -> None:

@@ -12,6 +12,12 @@ def _refuse_nul(value: str) -> str:
     return value
 
 
-NoNulStr = Annotated[str, AfterValidator(_refuse_nul)]
-Title = Annotated[NoNulStr, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
-Description = Annotated[NoNulStr, StringConstraints(strip_whitespace=True, max_length=1000)]
+RefuseNul = AfterValidator(_refuse_nul)
+NoNulStr = Annotated[str, RefuseNul]
+# The constraints sit directly on `str` so that pydantic trims *before* it counts: placed after
+# a validator they were checked on the untrimmed text (" " became an empty title, and 200
+# characters with surrounding spaces were refused).
+Title = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200), RefuseNul
+]
+Description = Annotated[str, StringConstraints(strip_whitespace=True, max_length=1000), RefuseNul]

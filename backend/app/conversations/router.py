@@ -1,9 +1,10 @@
 """Conversation and message routes: parse, authorise through a dependency, call one service."""
 
+from datetime import UTC, datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Query, status
-from pydantic import AwareDatetime, Field, TypeAdapter
+from pydantic import AfterValidator, AwareDatetime, Field, TypeAdapter
 
 from backend.app.auth.dependencies import CurrentUser
 from backend.app.conversations import service as conversation_service
@@ -32,8 +33,19 @@ router = APIRouter(
     prefix="/api/{user_id}/conversations", tags=["conversations"], responses=COMMON_ERRORS
 )
 
+
+def _in_utc(value: datetime) -> datetime:
+    # The database compares instants in UTC. A forged offset that pushes the instant past year
+    # 1 or 9999 cannot be converted: make that a bad cursor (422) rather than a 500.
+    try:
+        return value.astimezone(UTC)
+    except OverflowError:
+        raise ValueError("timestamp out of range") from None
+
+
 RowId = Annotated[int, Field(ge=0, le=MAX_ID)]
-CONVERSATION_CURSOR = TypeAdapter(tuple[AwareDatetime, RowId])
+CursorTime = Annotated[AwareDatetime, AfterValidator(_in_utc)]
+CONVERSATION_CURSOR = TypeAdapter(tuple[CursorTime, RowId])
 MESSAGE_CURSOR = TypeAdapter(tuple[RowId])
 BAD_PAGE = {422: {"description": "Invalid limit or cursor (FastAPI's validation detail list)"}}
 

@@ -1,6 +1,7 @@
 """Request and response bodies of the conversation and message routes."""
 
 import json
+import math
 from datetime import datetime
 from enum import StrEnum
 from typing import Annotated, Any, Literal
@@ -46,10 +47,49 @@ class ToolCallPublic(BaseModel):
     result: Any = None
 
 
+# Real tool arguments and results nest a few levels; far below pydantic's serialisation limit.
+TOOL_CALL_MAX_DEPTH = 64
+
+
+def _json_problem(value: Any, depth: int = 0) -> str | None:
+    """Why `value` could be stored but not served back as JSON, or None when it is fine."""
+    if depth > TOOL_CALL_MAX_DEPTH:
+        return f"are nested deeper than {TOOL_CALL_MAX_DEPTH} levels"
+    if isinstance(value, float) and not math.isfinite(value):
+        return "contain NaN or Infinity, which JSON cannot carry"
+    if isinstance(value, str):
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            return "contain an unpaired surrogate character, which UTF-8 cannot carry"
+        return None
+    if isinstance(value, dict):
+        children = [*value.keys(), *value.values()]
+    elif isinstance(value, list):
+        children = value
+    else:
+        return None
+    for child in children:
+        if problem := _json_problem(child, depth + 1):
+            return problem
+    return None
+
+
 class MessageCreate(BaseModel):
     role: Literal["user", "assistant"]
     content: MessageContent
     tool_calls: list[ToolCallPublic] | None = None
+
+    @field_validator("tool_calls")
+    @classmethod
+    def _round_trips_as_json(cls, calls: list[ToolCallPublic] | None) -> object:
+        # Unchecked, a NaN, a lone surrogate or a 900-level nesting was stored and then broke
+        # every later listing of the conversation. (The 422 handler in main.py makes the echo
+        # of such input renderable.)
+        for call in calls or []:
+            if problem := _json_problem(call.arguments) or _json_problem(call.result):
+                raise ValueError(f"tool call arguments and results must be JSON: these {problem}")
+        return calls
 
 
 class MessagePublic(BaseModel):

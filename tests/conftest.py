@@ -39,7 +39,7 @@ def alembic_config(database_url: str) -> Config:
 @contextmanager
 def throwaway_postgres_database(server_url: str, name: str) -> Iterator[str]:
     """Create database `name` on the server of `server_url`; drop it afterwards."""
-    url = make_url(server_url)
+    url = make_url(normalize_database_url(server_url))
     admin = make_engine(url.set(database="postgres").render_as_string(hide_password=False))
     admin = admin.execution_options(isolation_level="AUTOCOMMIT")
     with admin.connect() as connection:
@@ -192,3 +192,59 @@ def make_openai_app(make_app, fake_model: FakeModelServer) -> Callable[..., Fast
         return make_app(**fake_model.app_settings(**{"agent_timeout_s": 10.0, **overrides}))
 
     return build
+
+
+# ---------------------------------------------------------------------------------------------
+# Outside services (Redis, a PostgreSQL server): skipped when missing, except in CI
+# ---------------------------------------------------------------------------------------------
+
+REDIS_URL = "redis://127.0.0.1:6379"
+POSTGRES_SERVER_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
+
+
+def service_missing(reason: str) -> None:
+    """Skip the test that needs a missing service; fail it when REQUIRE_SERVICES=1 (CI sets it),
+    so a CI machine without the service cannot pass by skipping."""
+    if os.environ.get("REQUIRE_SERVICES") == "1":
+        pytest.fail(f"{reason} (REQUIRE_SERVICES=1)", pytrace=False)
+    pytest.skip(reason)
+
+
+@pytest.fixture(scope="session")
+def redis_url() -> str:
+    """The URL of the Redis at 127.0.0.1:6379 (database 0), once it has answered a PING.
+
+    Tests share it: keep to a key space of your own (e.g. random user ids for rate limits)."""
+    import redis
+
+    client = redis.Redis.from_url(REDIS_URL, socket_connect_timeout=0.5, socket_timeout=0.5)
+    try:
+        reachable = bool(client.ping())
+    except redis.RedisError:
+        reachable = False
+    finally:
+        client.close()
+    if not reachable:
+        service_missing("Redis is not running at 127.0.0.1:6379")
+    return REDIS_URL
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> str:
+    """A reachable PostgreSQL server, as the URL of its `postgres` database: TEST_DATABASE_URL's
+    server when that is PostgreSQL, else 127.0.0.1:5432 (user postgres). Make a database of
+    your own on it with `throwaway_postgres_database`."""
+    import psycopg2
+
+    configured = os.environ.get("TEST_DATABASE_URL", "")
+    server = configured if configured.startswith("postgres") else POSTGRES_SERVER_URL
+    url = make_url(normalize_database_url(server)).set(database="postgres")
+    libpq_url = url.set(drivername="postgresql").render_as_string(hide_password=False)
+    try:
+        psycopg2.connect(libpq_url, connect_timeout=2).close()
+        reachable = True
+    except psycopg2.OperationalError:
+        reachable = False
+    if not reachable:
+        service_missing(f"PostgreSQL is not running at {url.host}:{url.port or 5432}")
+    return url.render_as_string(hide_password=False)

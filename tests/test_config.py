@@ -141,3 +141,15 @@ def test_misconfigured_start_prints_one_line_and_exits_non_zero(
     assert lines[0].startswith("configuration error:")
     assert variable in lines[0]
     assert "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize("value", ["abc", "100/hour;10/minute", "0/minute", "-1/second"])
+def test_a_rate_limit_must_be_one_positive_limit(value: str) -> None:
+    with pytest.raises(ConfigError) as caught:
+        load_settings(_env_file=None, chat_rate_limit=value)
+    assert "CHAT_RATE_LIMIT" in str(caught.value)
+
+
+@pytest.mark.parametrize("value", ["0", "30/minute", "5/second", "1000 per day"])
+def test_good_rate_limits_are_accepted(value: str) -> None:
+    assert load_settings(_env_file=None, chat_rate_limit=value).chat_rate_limit == value

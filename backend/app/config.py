@@ -72,15 +72,20 @@ class Settings(BaseSettings):
     @classmethod
     def _check_rate_limit(cls, value: str) -> str:
         value = value.strip()
-        if value != "0":
-            from limits import parse  # only needed to check the format here
+        if value == "0":
+            return value
+        from limits import parse_many  # only needed to check the format here
 
-            try:
-                parse(value)
-            except ValueError:
-                raise ValueError(
-                    f"{value!r} is not a rate limit; write e.g. 30/minute, 5/second or 0 (off)"
-                ) from None
+        try:
+            items = parse_many(value)
+        except ValueError:
+            items = []
+        # One limit with a positive amount: "a;b" would silently apply only the first, and
+        # "0/minute" would refuse every chat forever.
+        if len(items) != 1 or items[0].amount < 1:
+            raise ValueError(
+                f"{value!r} is not a rate limit; write one like 30/minute or 5/second, or 0 (off)"
+            )
         return value
 
     @field_validator("rate_limit_storage_url")

@@ -219,9 +219,15 @@ class OpenAIAgent:
     ) -> _Reply:
         if on_delta is None:
             response = self._create(messages, deadline, offer_tools=offer_tools, stream=False)
-            if not response.choices:
+            # A server that is not quite OpenAI-compatible (or a proxy's error page served with
+            # 200) hands the SDK anything; it is the model failing, not a crash of ours.
+            choices = getattr(response, "choices", None)
+            if not isinstance(choices, list) or not choices:
                 raise AgentError("the model returned no choices")
-            return _Reply.of(response.choices[0].message)
+            message = getattr(choices[0], "message", None)
+            if not isinstance(message, ChatCompletionMessage):
+                raise AgentError("the model's answer was not a chat completion")
+            return _Reply.of(message)
         stream = self._create(messages, deadline, offer_tools=offer_tools, stream=True)
         return self._read_stream(stream, deadline, on_delta, after_text)
 
@@ -241,10 +247,15 @@ class OpenAIAgent:
                         continue
                     delta = chunk.choices[0].delta
                     if delta.content:
-                        if not reply.content and after_text:
-                            on_delta(PARAGRAPH)  # keeps the pieces equal to the joined reply
+                        held = not reply.content.strip()
                         reply.content += delta.content
-                        on_delta(delta.content)
+                        if held and reply.content.strip():
+                            # A round's leading blank text waits for its first word: a blank
+                            # round is left out of the reply (run), so it is not streamed
+                            # either, and the pieces stay equal to the joined reply.
+                            on_delta((PARAGRAPH if after_text else "") + reply.content)
+                        elif not held:
+                            on_delta(delta.content)
                     for fragment in delta.tool_calls or []:
                         call = calls.setdefault(fragment.index, _ModelCall("", "", ""))
                         call.id = fragment.id or call.id
@@ -292,3 +303,5 @@ class OpenAIAgent:
                 attempt += 1
             except openai.OpenAIError as exc:
                 raise AgentError(f"the model call failed: {type(exc).__name__}") from None
+            except ValueError:  # the SDK decoding a body that is not JSON
+                raise AgentError("the model's answer was not valid JSON") from None

@@ -5,12 +5,12 @@ a client that disconnects mid-stream stops only the sending: the turn still fini
 reply is stored, exactly as in the JSON turn.
 """
 
+import asyncio
 import json
 import logging
-import queue
 import re
 import threading
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import replace
 
 from sqlalchemy import Engine
@@ -49,10 +49,21 @@ def replay_events(response: ChatResponse) -> Iterator[str]:
     yield sse("done", response.model_dump(mode="json"))
 
 
-def turn_events(engine: Engine, agent: Agent, turn: Turn) -> Iterator[str]:
-    """Run the turn in a worker thread and yield its events as they happen."""
-    events: queue.Queue[str | None] = queue.Queue()
+async def turn_events(engine: Engine, agent: Agent, turn: Turn) -> AsyncIterator[str]:
+    """Run the turn in a worker thread and yield its events as they happen.
+
+    The generator waits on an asyncio queue, so an open stream holds no server thread while the
+    model thinks: only the turn's own thread works, and it finishes even if the client leaves.
+    """
+    loop = asyncio.get_running_loop()
+    events: asyncio.Queue[str | None] = asyncio.Queue()
     conversation_id = turn.conversation.id
+
+    def emit(event: str | None) -> None:
+        try:
+            loop.call_soon_threadsafe(events.put_nowait, event)
+        except RuntimeError:
+            pass  # the server shut down mid-turn: nobody is listening any more
 
     def produce() -> None:
         streamed = False
@@ -61,7 +72,7 @@ def turn_events(engine: Engine, agent: Agent, turn: Turn) -> Iterator[str]:
             nonlocal streamed
             if text:
                 streamed = True
-                events.put(sse("delta", {"text": text}))
+                emit(sse("delta", {"text": text}))
 
         try:
             with Session(engine) as session:
@@ -70,18 +81,18 @@ def turn_events(engine: Engine, agent: Agent, turn: Turn) -> Iterator[str]:
                     session,
                     agent,
                     own_turn,
-                    on_call=lambda call: events.put(sse("tool_call", call.as_dict())),
+                    on_call=lambda call: emit(sse("tool_call", call.as_dict())),
                     on_delta=on_delta,
                 )
             if not streamed:  # an agent that answers all at once is streamed in pieces
                 for piece in text_pieces(response.response):
-                    events.put(sse("delta", {"text": piece}))
-            events.put(sse("done", response.model_dump(mode="json")))
+                    emit(sse("delta", {"text": piece}))
+            emit(sse("done", response.model_dump(mode="json")))
         except AppError as exc:
-            events.put(sse("error", {"detail": exc.detail, **exc.extra}))
+            emit(sse("error", {"detail": exc.detail, **exc.extra}))
         except Exception:
             logger.exception("streamed turn failed in conversation %s", conversation_id)
-            events.put(
+            emit(
                 sse(
                     "error",
                     {
@@ -91,14 +102,14 @@ def turn_events(engine: Engine, agent: Agent, turn: Turn) -> Iterator[str]:
                 )
             )
         finally:
-            events.put(None)
+            emit(None)
 
     yield sse("start", {"conversation_id": conversation_id})
     threading.Thread(target=produce, name=f"chat-turn-{conversation_id}", daemon=True).start()
     while True:
         try:
-            event = events.get(timeout=KEEPALIVE_SECONDS)
-        except queue.Empty:
+            event = await asyncio.wait_for(events.get(), KEEPALIVE_SECONDS)
+        except TimeoutError:
             yield ": keep-alive\n\n"  # keeps proxies from closing a quiet stream
             continue
         if event is None:

@@ -1,0 +1,1 @@
+"""The built-in chat page: `/` and its static assets under `/static`."""

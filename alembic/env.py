@@ -1,5 +1,6 @@
 """Alembic environment: the URL comes from the app's settings unless a caller passed one."""
 
+import re
 import sys
 from logging.config import fileConfig
 
@@ -38,6 +39,22 @@ def _render_item(type_, obj, autogen_context):
     return False
 
 
+# What only the search migration (0004) creates, in SQL the models cannot express: SQLite's FTS5
+# tables with their shadow tables (messages_fts, messages_fts_data, ...) and PostgreSQL's GIN
+# expression indexes (ix_..._tsv). `alembic check` must not ask to drop them.
+SEARCH_OBJECT = re.compile(r"(messages|conversations)_fts(_\w+)?|ix_\w+_tsv")
+
+
+def _include_name(name, type_, _parent_names) -> bool:
+    return not (type_ in ("table", "index") and name and SEARCH_OBJECT.fullmatch(name))
+
+
+def _include_object(obj, name, type_, reflected, _compare_to) -> bool:
+    return not (
+        reflected and type_ in ("table", "index") and name and SEARCH_OBJECT.fullmatch(name)
+    )
+
+
 def run_migrations_offline() -> None:
     context.configure(
         url=_database_url(),
@@ -45,6 +62,8 @@ def run_migrations_offline() -> None:
         literal_binds=True,
         render_as_batch=True,
         render_item=_render_item,
+        include_name=_include_name,
+        include_object=_include_object,
     )
     with context.begin_transaction():
         context.run_migrations()
@@ -70,6 +89,8 @@ def _run_with(connection) -> None:
         # SQLite cannot ALTER most things in place; batch mode copies the table instead.
         render_as_batch=connection.dialect.name == "sqlite",
         render_item=_render_item,
+        include_name=_include_name,
+        include_object=_include_object,
         compare_type=True,
     )
     with context.begin_transaction():

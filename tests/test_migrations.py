@@ -4,12 +4,13 @@ from datetime import UTC, datetime
 
 import pytest
 from alembic import command
-from sqlalchemy import inspect, text
+from sqlalchemy import bindparam, inspect, text
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
 from backend.app.db import make_engine
 from backend.app.models import Conversation, Message, Task, User
+from backend.app.search import service as search_service
 from tests.conftest import alembic_config
 
 EXPECTED_COLUMNS = {
@@ -32,6 +33,7 @@ EXPECTED_COLUMNS = {
         "id": ("INTEGER", False),
         "user_id": ("VARCHAR", False),
         "title": ("VARCHAR", True),
+        "archived": ("BOOLEAN", False),
         "created_at": ("DATETIME", False),
         "updated_at": ("DATETIME", False),
     },
@@ -62,9 +64,39 @@ EXPECTED_LENGTHS = {
 }
 EXPECTED_INDEXES = {
     "tasks": {("user_id",)},
-    "conversations": {("user_id",), ("user_id", "updated_at", "id")},
+    "conversations": {
+        ("user_id",),
+        ("user_id", "updated_at", "id"),
+        ("user_id", "archived", "updated_at", "id"),
+    },
     "messages": {("user_id",), ("conversation_id",), ("created_at",), ("conversation_id", "id")},
     "idempotency_keys": {("conversation_id",)},
+}
+# The full-text search objects of migration 0004, which the models do not describe.
+SQLITE_SEARCH_TABLES = {
+    f"{fts}{suffix}"
+    for fts in ("messages_fts", "conversations_fts")
+    for suffix in ("", "_config", "_data", "_docsize", "_idx")
+}
+SQLITE_SEARCH_OBJECTS = {
+    ("table", "messages_fts"),
+    ("table", "conversations_fts"),
+    ("view", "messages_fts_source"),
+    ("view", "conversations_fts_source"),
+    *(
+        ("trigger", f"{fts}_after_{event}")
+        for fts in ("messages_fts", "conversations_fts")
+        for event in ("insert", "update", "delete")
+    ),
+}
+_TRANSLATE = "'!\"#$%&''()*+,-./:;<=>?@[\\]^_`{|}~'::text, '" + " " * 32 + "'::text"
+POSTGRES_SEARCH_INDEXES = {
+    "ix_messages_user_id_content_tsv": (
+        f"to_tsvector('todo_search'::regconfig, translate(content, {_TRANSLATE}))"
+    ),
+    "ix_conversations_user_id_title_tsv": (
+        f"to_tsvector('todo_search'::regconfig, translate((title)::text, {_TRANSLATE}))"
+    ),
 }
 EXPECTED_FOREIGN_KEYS = {
     "tasks": {(("user_id",), "users", "CASCADE")},
@@ -101,7 +133,10 @@ def migrated_empty_db(empty_database_url: str):
 def test_upgrade_creates_exactly_the_modelled_schema(migrated_empty_db) -> None:
     engine, _ = migrated_empty_db
     inspector = inspect(engine)
-    assert set(inspector.get_table_names()) == set(EXPECTED_COLUMNS) | {"alembic_version"}
+    search_tables = SQLITE_SEARCH_TABLES if engine.dialect.name == "sqlite" else set()
+    assert set(inspector.get_table_names()) == (
+        set(EXPECTED_COLUMNS) | {"alembic_version"} | search_tables
+    )
     for table, expected in EXPECTED_COLUMNS.items():
         columns = {c["name"]: c for c in inspector.get_columns(table)}
         actual = {name: (_type_family(c["type"]), c["nullable"]) for name, c in columns.items()}
@@ -113,7 +148,7 @@ def test_upgrade_creates_exactly_the_modelled_schema(migrated_empty_db) -> None:
         indexes = {
             tuple(i["column_names"])
             for i in inspector.get_indexes(table)
-            if not i.get("duplicates_constraint")
+            if not i.get("duplicates_constraint") and i["name"] not in POSTGRES_SEARCH_INDEXES
         }
         assert indexes == EXPECTED_INDEXES.get(table, set()), table
         foreign_keys = {
@@ -140,12 +175,121 @@ def test_timestamp_columns_are_time_zone_aware_where_the_database_has_the_type(
                 assert bool(column["type"].timezone) is expect_timezone, f"{table}.{column['name']}"
 
 
+def search_objects(engine) -> set[tuple[str, str]]:
+    """What migration 0004 creates for full-text search, as (kind, name) pairs."""
+    with engine.connect() as connection:
+        if engine.dialect.name == "sqlite":
+            rows = connection.execute(
+                text("SELECT type, name FROM sqlite_master WHERE name LIKE '%fts%'")
+            )
+            return {(kind, name) for kind, name in rows}
+        rows = connection.execute(
+            text(
+                # (`name` columns cast to text, or the union truncates the definition to 63.)
+                "SELECT 'index', indexname::text FROM pg_indexes WHERE indexname LIKE '%tsv' "
+                "UNION ALL SELECT 'index definition', indexdef FROM pg_indexes "
+                "WHERE indexname LIKE '%tsv' "
+                "UNION ALL SELECT 'configuration', cfgname FROM pg_ts_config "
+                "WHERE cfgname = 'todo_search' "
+                "UNION ALL SELECT 'extension', extname FROM pg_extension "
+                "WHERE extname IN ('btree_gin', 'unaccent')"
+            )
+        )
+        return {(kind, name) for kind, name in rows}
+
+
+def test_upgrade_creates_the_search_objects_of_the_dialect(migrated_empty_db) -> None:
+    engine, _ = migrated_empty_db
+    found = search_objects(engine)
+    if engine.dialect.name == "sqlite":
+        assert SQLITE_SEARCH_OBJECTS <= found
+        # ...and the FTS5 shadow tables that come with each virtual table, nothing else.
+        assert {name for kind, name in found if kind == "table"} == SQLITE_SEARCH_TABLES
+        return
+    assert {name for kind, name in found if kind == "index"} == set(POSTGRES_SEARCH_INDEXES)
+    definitions = [name for kind, name in found if kind == "index definition"]
+    for index, expression in POSTGRES_SEARCH_INDEXES.items():
+        # The owner leads each GIN index, and the service queries exactly this expression.
+        [definition] = [d for d in definitions if f" {index} " in d]
+        assert f"USING gin (user_id, {expression})" in definition
+    assert ("configuration", "todo_search") in found
+    assert {("extension", "btree_gin"), ("extension", "unaccent")} <= found
+
+
 def test_downgrade_base_removes_everything(migrated_empty_db) -> None:
     engine, config = migrated_empty_db
     command.downgrade(config, "base")
     assert set(inspect(engine).get_table_names()) <= {"alembic_version"}
+    assert search_objects(engine) == set()
+    if engine.dialect.name == "sqlite":
+        with engine.connect() as connection:
+            leftovers = connection.execute(
+                text("SELECT name FROM sqlite_master WHERE name NOT LIKE 'sqlite_%'")
+            ).all()
+        assert {name for (name,) in leftovers} <= {"alembic_version"}
     command.upgrade(config, "head")
     assert "messages" in inspect(engine).get_table_names()
+
+
+def test_downgrade_to_0003_removes_archive_and_search_only(migrated_empty_db) -> None:
+    engine, config = migrated_empty_db
+    command.downgrade(config, "0003")
+    assert search_objects(engine) == set()
+    inspector = inspect(engine)
+    assert "archived" not in {c["name"] for c in inspector.get_columns("conversations")}
+    indexes = {tuple(i["column_names"]) for i in inspector.get_indexes("conversations")}
+    assert indexes == {("user_id",), ("user_id", "updated_at", "id")}
+    assert set(inspector.get_table_names()) == set(EXPECTED_COLUMNS) | {"alembic_version"}
+
+
+def _search_ids(engine, words: str) -> list[int | None]:
+    with Session(engine) as session:
+        hits = search_service.search_page(session, "alice", words, 100, None)
+        return [hit.hit.message_id for hit in hits]
+
+
+def test_upgrade_downgrade_upgrade_keeps_the_data_and_indexes_it(empty_database_url) -> None:
+    config = alembic_config(empty_database_url)
+    command.upgrade(config, "0003")
+    engine = make_engine(empty_database_url)
+    try:
+        # Rows written before 0004, in the 0003 schema (no `archived` yet), timestamps stored
+        # the way the models store them.
+        def insert(sql: str, **values: object):
+            statement = text(sql).bindparams(bindparam("t", type_=Message.created_at.type))
+            connection.execute(statement, {"t": datetime.now(UTC), **values})
+
+        with engine.begin() as connection:
+            insert("INSERT INTO users (id, created_at) VALUES ('alice', :t)")
+            insert(
+                "INSERT INTO conversations (id, user_id, title, created_at, updated_at) "
+                "VALUES (1, 'alice', 'Weekend plans', :t, :t)"
+            )
+            for message_id, content in ((1, "buy groceries and flowers"), (2, "pay the bills")):
+                insert(
+                    "INSERT INTO messages (id, user_id, conversation_id, role, content, "
+                    "created_at) VALUES (:id, 'alice', 1, 'user', :content, :t)",
+                    id=message_id,
+                    content=content,
+                )
+
+        command.upgrade(config, "head")
+        # The existing rows are indexed by the migration itself, and not archived.
+        assert _search_ids(engine, "groceries") == [1]
+        assert _search_ids(engine, "weekend") == [None]
+        with Session(engine) as session:
+            assert session.get(Conversation, 1).archived is False
+
+        command.downgrade(config, "0003")
+        with engine.connect() as connection:
+            assert connection.execute(text("SELECT count(*) FROM messages")).scalar() == 2
+            assert connection.execute(text("SELECT count(*) FROM conversations")).scalar() == 1
+
+        command.upgrade(config, "head")
+        assert _search_ids(engine, "bills") == [2]
+        assert _search_ids(engine, "groceries flowers") == [1]
+    finally:
+        engine.dispose()
 
 
 def _conversation_with_messages(session: Session) -> Conversation:

@@ -8,10 +8,14 @@ from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.encoders import jsonable_encoder
+from fastapi.exception_handlers import http_exception_handler
 from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from sqlalchemy.exc import DBAPIError, OperationalError
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match
+from starlette.types import Scope
 
 from backend.app.agent.factory import build_agent
 from backend.app.auth.router import router as auth_router
@@ -24,6 +28,9 @@ from backend.app.db import make_engine
 from backend.app.errors import AppError
 from backend.app.health.router import router as health_router
 from backend.app.limits import BodySizeLimitMiddleware
+from backend.app.mcp.server import mount_mcp
+from backend.app.pages.router import include_pages
+from backend.app.search.router import router as search_router
 from backend.app.tasks.router import router as tasks_router
 
 logger = logging.getLogger(__name__)
@@ -42,7 +49,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI):
-        yield
+        async with mcp_endpoint.run():  # the MCP transport's task group lives with the app
+            yield
         engine.dispose()
 
     app = FastAPI(title="Todo Chat", version="0.1.0", description=DESCRIPTION, lifespan=lifespan)
@@ -69,6 +77,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(tasks_router)
     app.include_router(conversations_router)
     app.include_router(chat_router)
+    app.include_router(search_router)
+    include_pages(app)
+    mcp_endpoint = mount_mcp(app, settings, engine)
     return app
 
 
@@ -86,7 +97,31 @@ def json_safe(value: Any) -> Any:
     return value
 
 
+HTTP_METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
+
+
+def allowed_methods(app: FastAPI, scope: Scope) -> list[str]:
+    """Every method some route fully matches at this request's path (asked route by route, so
+    routers included in routers answer too)."""
+    return [
+        method
+        for method in HTTP_METHODS
+        if any(route.matches({**scope, "method": method})[0] is Match.FULL for route in app.routes)
+    ]
+
+
 def _add_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
+        allowed = allowed_methods(request.app, request.scope) if exc.status_code == 405 else []
+        if allowed and request.method not in allowed:  # (a mount "allows" every method)
+            # The router's Allow named only the methods of the first route matching the path;
+            # a path served by several routes (GET and POST /tasks) must list all of them.
+            exc = StarletteHTTPException(
+                405, exc.detail, headers={**(exc.headers or {}), "Allow": ", ".join(allowed)}
+            )
+        return await http_exception_handler(request, exc)
+
     @app.exception_handler(RequestValidationError)
     async def validation_error(_request: Request, exc: RequestValidationError) -> JSONResponse:
         detail = json_safe(jsonable_encoder(exc.errors()))

@@ -2,7 +2,7 @@
 
 from datetime import UTC, datetime
 
-from sqlalchemy import CheckConstraint, Column, Index, Text, UniqueConstraint
+from sqlalchemy import CheckConstraint, Column, Index, Text, UniqueConstraint, false
 from sqlmodel import Field, Relationship, SQLModel
 
 # Stable constraint names, so migrations can name what they drop on SQLite and PostgreSQL alike.
@@ -46,12 +46,18 @@ class Task(SQLModel, table=True):
 
 class Conversation(SQLModel, table=True):
     __tablename__ = "conversations"
-    # Serves the sidebar: a user's conversations, most recently updated first, by keyset.
-    __table_args__ = (Index(None, "user_id", "updated_at", "id"),)
+    __table_args__ = (
+        # Serve the sidebar: a user's conversations, most recently updated first, by keyset;
+        # all of them (?archived=all), or only the archived or the active ones.
+        Index(None, "user_id", "updated_at", "id"),
+        Index(None, "user_id", "archived", "updated_at", "id"),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     user_id: str = Field(foreign_key="users.id", ondelete="CASCADE", index=True, max_length=255)
     title: str | None = Field(default=None, max_length=TITLE_MAX)
+    # Hidden from the default list, still searchable; chatting in it clears the flag.
+    archived: bool = Field(default=False, sa_column_kwargs={"server_default": false()})
     created_at: datetime = Field(default_factory=utcnow)
     updated_at: datetime = Field(default_factory=utcnow)
 
@@ -66,6 +72,9 @@ class Message(SQLModel, table=True):
         CheckConstraint("role IN ('user', 'assistant')", name="role"),
         # Serves a conversation's message pages (asc and desc) and the chat history window.
         Index(None, "conversation_id", "id"),
+        # The full-text search structures over `content` and conversation titles (PostgreSQL
+        # GIN expression indexes, SQLite FTS5 tables and triggers) are not expressible here:
+        # they live in migration 0004 only, and alembic/env.py keeps `alembic check` off them.
     )
 
     id: int | None = Field(default=None, primary_key=True)

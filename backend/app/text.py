@@ -1,8 +1,14 @@
 """Reusable validated string types for request schemas."""
 
-from typing import Annotated
+from typing import Annotated, Any
 
-from pydantic import AfterValidator, StringConstraints
+from pydantic import AfterValidator, GetJsonSchemaHandler, StringConstraints
+from pydantic_core import CoreSchema
+
+# What the validators below enforce, said in the OpenAPI schema too, so that a client (or a
+# schema-driven test) knows NUL and blank titles are refused before it sends them.
+NO_NUL_PATTERN = r"^[^\x00]*$"
+NOT_BLANK_NO_NUL_PATTERN = r"^\s*[^\x00\s][^\x00]*$"
 
 
 def _refuse_nul(value: str) -> str:
@@ -12,12 +18,34 @@ def _refuse_nul(value: str) -> str:
     return value
 
 
+class DocumentedPattern:
+    """Adds a `pattern` to the JSON schema only (the validators do the checking)."""
+
+    def __init__(self, pattern: str) -> None:
+        self.pattern = pattern
+
+    def __get_pydantic_json_schema__(
+        self, core_schema: CoreSchema, handler: GetJsonSchemaHandler
+    ) -> dict[str, Any]:
+        json_schema = handler(core_schema)
+        json_schema.setdefault("pattern", self.pattern)
+        return json_schema
+
+
 RefuseNul = AfterValidator(_refuse_nul)
-NoNulStr = Annotated[str, RefuseNul]
+NoNulStr = Annotated[str, RefuseNul, DocumentedPattern(NO_NUL_PATTERN)]
 # The constraints sit directly on `str` so that pydantic trims *before* it counts: placed after
 # a validator they were checked on the untrimmed text (" " became an empty title, and 200
 # characters with surrounding spaces were refused).
 Title = Annotated[
-    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200), RefuseNul
+    str,
+    StringConstraints(strip_whitespace=True, min_length=1, max_length=200),
+    RefuseNul,
+    DocumentedPattern(NOT_BLANK_NO_NUL_PATTERN),
 ]
-Description = Annotated[str, StringConstraints(strip_whitespace=True, max_length=1000), RefuseNul]
+Description = Annotated[
+    str,
+    StringConstraints(strip_whitespace=True, max_length=1000),
+    RefuseNul,
+    DocumentedPattern(NO_NUL_PATTERN),
+]

@@ -15,7 +15,7 @@ from tests.conftest import auth
 
 CONVERSATIONS = "/api/alice/conversations"
 OFFSET_TIMESTAMP = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,6})?(Z|\+00:00)")
-CONVERSATION_FIELDS = {"id", "user_id", "title", "created_at", "updated_at"}
+CONVERSATION_FIELDS = {"id", "user_id", "title", "archived", "created_at", "updated_at"}
 MESSAGE_FIELDS = {"id", "conversation_id", "user_id", "role", "content", "tool_calls", "created_at"}
 TOOL_CALLS = [
     {

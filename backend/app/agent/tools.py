@@ -200,6 +200,9 @@ class ToolRunner:
 
     def __call__(self, name: str, arguments: dict[str, Any]) -> Any:
         result = execute_tool(self.context, name, arguments)
+        # Every tool has committed what it changed; this ends the read that built the result,
+        # so the connection goes back to the pool before the model's next round (see run_agent).
+        self.context.session.rollback()
         self.record(name, arguments, result)
         return result
 

@@ -7,7 +7,8 @@ from fastapi import APIRouter
 from pydantic import BaseModel, Field
 
 from backend.app.deps import SettingsDep
-from backend.app.text import NoNulStr
+from backend.app.openapi import BAD_BODY
+from backend.app.text import NOT_BLANK_NO_NUL_PATTERN, NoNulStr
 
 DEV_TOKEN_LIFETIME = timedelta(hours=24)
 
@@ -15,7 +16,9 @@ router = APIRouter(prefix="/api/auth", tags=["auth"])
 
 
 class DevTokenRequest(BaseModel):
-    user_id: NoNulStr = Field(min_length=1, max_length=255, pattern=r"\S", examples=["alice"])
+    user_id: NoNulStr = Field(
+        min_length=1, max_length=255, pattern=NOT_BLANK_NO_NUL_PATTERN, examples=["alice"]
+    )
     email: str | None = Field(default=None, max_length=320)
     name: str | None = Field(default=None, max_length=255)
 
@@ -28,6 +31,7 @@ class TokenResponse(BaseModel):
 @router.post(
     "/dev-token",
     summary="Mint a development token (development only; 404 in production)",
+    responses=BAD_BODY,
 )
 def create_dev_token(body: DevTokenRequest, settings: SettingsDep) -> TokenResponse:
     now = datetime.now(UTC)

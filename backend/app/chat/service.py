@@ -86,8 +86,12 @@ def start_turn(session: Session, user_id: str, request: ChatRequest) -> Conversa
 
 
 def store_user_message(session: Session, conversation: Conversation, content: str) -> None:
-    """Commit the user's message before the agent runs, so a failing agent loses nothing."""
+    """Commit the user's message before the agent runs, so a failing agent loses nothing.
+
+    Chatting in an archived conversation brings it back to the list, in the same commit.
+    """
     session.add(conversation_service.new_message(conversation, "user", content, None))
+    conversation.archived = False
     session.add(conversation)
     session.commit()
 
@@ -162,6 +166,11 @@ def run_agent(
 ) -> str:
     """Run the agent; its failures become 502/504 carrying the conversation id."""
     conversation_id = turn.conversation.id
+    # Nothing is pending (the user message is committed): end the read that just loaded the
+    # conversation, so no connection sits idle in a transaction while the model thinks. Held,
+    # it pinned a pool connection per slow turn, and a connection the database dropped
+    # meanwhile (restart, failover) failed the turn with a 503 after the model had answered.
+    session.rollback()
     try:
         return agent.run(turn.request.message, turn.history, runner, on_delta=on_delta)
     except AgentTimeout as exc:

@@ -4,9 +4,11 @@ from datetime import UTC, datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Query, status
+from fastapi.responses import StreamingResponse
 from pydantic import AfterValidator, AwareDatetime, Field, TypeAdapter
 
 from backend.app.auth.dependencies import CurrentUser
+from backend.app.conversations import export as conversation_export
 from backend.app.conversations import service as conversation_service
 from backend.app.conversations.dependencies import OwnedConversation
 from backend.app.conversations.pagination import (
@@ -18,9 +20,12 @@ from backend.app.conversations.pagination import (
     decode_cursor,
 )
 from backend.app.conversations.schemas import (
+    ArchivedFilter,
     ConversationCreate,
+    ConversationExport,
     ConversationPublic,
     ConversationUpdate,
+    ExportFormat,
     MessageCreate,
     MessageOrder,
     MessagePublic,
@@ -56,9 +61,15 @@ def list_conversations(
     user: CurrentUser,
     limit: LimitQuery = DEFAULT_LIMIT,
     cursor: CursorQuery = None,
+    archived: Annotated[
+        ArchivedFilter,
+        Query(description="false: the active ones (default); true: the archived ones; all"),
+    ] = ArchivedFilter.false,
 ) -> Page[ConversationPublic]:
     after = decode_cursor(cursor, CONVERSATION_CURSOR)
-    rows = conversation_service.list_conversations_page(session, user.id, limit, after)
+    rows = conversation_service.list_conversations_page(
+        session, user.id, limit, after, archived.archived
+    )
     return build_page(list(rows), limit, lambda c: [c.updated_at.isoformat(), c.id])
 
 
@@ -75,7 +86,9 @@ def get_conversation(conversation: OwnedConversation) -> ConversationPublic:
     return conversation
 
 
-@router.patch("/{conversation_id}", summary="Rename a conversation", responses=NOT_FOUND)
+@router.patch(
+    "/{conversation_id}", summary="Rename, archive or unarchive a conversation", responses=NOT_FOUND
+)
 def update_conversation(
     session: SessionDep, conversation: OwnedConversation, body: ConversationUpdate
 ) -> ConversationPublic:
@@ -126,4 +139,43 @@ def append_message(
     )
     return conversation_service.append_message(
         session, conversation, body.role, body.content, tool_calls
+    )
+
+
+EXPORT_RESPONSES = {
+    **NOT_FOUND,
+    200: {
+        "model": ConversationExport,
+        "description": "The whole conversation, as an attachment",
+        "content": {"text/markdown": {"schema": {"type": "string"}}},
+    },
+}
+
+
+@router.get(
+    "/{conversation_id}/export",
+    summary="Export a conversation with all its messages (JSON or Markdown)",
+    description=(
+        "The whole conversation, its messages oldest first with their tool calls, as a "
+        "download (`Content-Disposition: attachment`). `json`: `{conversation, messages}` in "
+        "the API's own shapes. `markdown`: a heading with the title and start date, one section "
+        "per message, tool calls as a list; HTML-significant characters and link brackets in "
+        "the text are escaped, so the document renders as written. The body is streamed."
+    ),
+    response_class=StreamingResponse,
+    responses=EXPORT_RESPONSES,
+)
+def export_conversation(
+    session: SessionDep,
+    conversation: OwnedConversation,
+    export_format: Annotated[
+        ExportFormat, Query(alias="format", description="json (default) or markdown")
+    ] = ExportFormat.json,
+) -> StreamingResponse:
+    body = conversation_export.stream_export(session.get_bind(), conversation, export_format)
+    name = conversation_export.filename(conversation, export_format)
+    return StreamingResponse(
+        body,
+        media_type=conversation_export.MEDIA_TYPES[export_format],
+        headers={"Content-Disposition": f'attachment; filename="{name}"'},
     )

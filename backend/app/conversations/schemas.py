@@ -6,7 +6,15 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StrictBool,
+    StringConstraints,
+    field_validator,
+)
+from pydantic.json_schema import SkipJsonSchema
 
 from backend.app.text import NoNulStr, Title
 
@@ -21,14 +29,47 @@ class MessageOrder(StrEnum):
     desc = "desc"
 
 
+class ArchivedFilter(StrEnum):
+    false = "false"
+    true = "true"
+    all = "all"
+
+    @property
+    def archived(self) -> bool | None:
+        """The `archived` value to keep, or None for all conversations."""
+        return {"false": False, "true": True}.get(self.value)
+
+
+class ExportFormat(StrEnum):
+    json = "json"
+    markdown = "markdown"
+
+
 class ConversationCreate(BaseModel):
     title: Title | None = None
 
 
+def _no_default(json_schema: dict) -> None:
+    json_schema.pop("default", None)
+
+
 class ConversationUpdate(BaseModel):
-    """Only the fields sent change; `title: null` clears the title."""
+    """Only the fields sent change; `title: null` clears the title. `archived: true` hides the
+    conversation from the default list (it stays searchable); `false` brings it back."""
 
     title: Title | None = None
+    # Null is refused (below), so the schema does not offer it: left out, it stays as it is.
+    # Strict: JSON true/false only, as documented (lax pydantic also took 0, 1, "yes"...).
+    archived: StrictBool | SkipJsonSchema[None] = Field(
+        default=None, json_schema_extra=_no_default
+    )
+
+    @field_validator("archived")
+    @classmethod
+    def _not_null(cls, value: bool | None) -> bool:
+        if value is None:
+            raise ValueError("may be left out but not set to null")
+        return value
 
 
 class ConversationPublic(BaseModel):
@@ -37,6 +78,7 @@ class ConversationPublic(BaseModel):
     id: int
     user_id: str
     title: str | None
+    archived: bool
     created_at: datetime
     updated_at: datetime
 
@@ -108,3 +150,10 @@ class MessagePublic(BaseModel):
     def _parse_stored_json(cls, value: Any) -> Any:
         # The database keeps tool calls as JSON text; the wire carries parsed JSON.
         return json.loads(value) if isinstance(value, str) else value
+
+
+class ConversationExport(BaseModel):
+    """The JSON export: the conversation and every one of its messages, oldest first."""
+
+    conversation: ConversationPublic
+    messages: list[MessagePublic]

@@ -36,10 +36,17 @@ def get_conversation(session: Session, user_id: str, conversation_id: int) -> Co
 
 
 def list_conversations_page(
-    session: Session, user_id: str, limit: int, after: tuple[datetime, int] | None
+    session: Session,
+    user_id: str,
+    limit: int,
+    after: tuple[datetime, int] | None,
+    archived: bool | None = False,
 ) -> Sequence[Conversation]:
-    """Up to limit + 1 conversations, most recently updated first, after the cursor's key."""
+    """Up to limit + 1 conversations, most recently updated first, after the cursor's key;
+    only the archived or the active ones, or all of them when `archived` is None."""
     query = select(Conversation).where(Conversation.user_id == user_id)
+    if archived is not None:
+        query = query.where(Conversation.archived == archived)
     if after is not None:
         query = query.where(tuple_(Conversation.updated_at, Conversation.id) < after)
     query = query.order_by(Conversation.updated_at.desc(), Conversation.id.desc())
@@ -49,7 +56,8 @@ def list_conversations_page(
 def update_conversation(
     session: Session, conversation: Conversation, changes: dict[str, Any]
 ) -> Conversation:
-    """Apply the given changes (a rename does not move `updated_at`: that tracks messages)."""
+    """Apply the given changes (a rename or an archiving does not move `updated_at`: that
+    tracks messages)."""
     for field, value in changes.items():
         setattr(conversation, field, value)
     session.add(conversation)
@@ -112,7 +120,11 @@ def append_message(
     content: str,
     tool_calls: list[dict[str, Any]] | None,
 ) -> Message:
-    """Store a message as given and move the conversation's updated_at, in one transaction."""
+    """Store a message as given and move the conversation's updated_at, in one transaction.
+
+    An archived conversation stays archived: this is the raw append of imports and sync tools,
+    which restore history rather than resume it; a chat turn (chat/service.py) un-archives.
+    """
     message = new_message(conversation, role, content, tool_calls)
     session.add(conversation)
     session.add(message)

@@ -3,7 +3,8 @@
 from datetime import datetime
 from enum import StrEnum
 
-from pydantic import BaseModel, ConfigDict, field_validator
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, field_validator
+from pydantic.json_schema import SkipJsonSchema
 
 from backend.app.text import Description, Title
 
@@ -26,12 +27,21 @@ class TaskCreate(BaseModel):
         return value or None
 
 
+def _no_default(json_schema: dict) -> None:
+    json_schema.pop("default", None)
+
+
 class TaskUpdate(BaseModel):
     """Any subset of the fields; only those sent are changed (`description: null` clears it)."""
 
-    title: Title | None = None
+    # Null is refused for these two (below), so the schema does not offer it either: left out,
+    # they stay as they are.
+    title: Title | SkipJsonSchema[None] = Field(default=None, json_schema_extra=_no_default)
     description: Description | None = None
-    completed: bool | None = None
+    # Strict: JSON true/false only, as documented (lax pydantic also took 0, 1, "yes"...).
+    completed: StrictBool | SkipJsonSchema[None] = Field(
+        default=None, json_schema_extra=_no_default
+    )
 
     @field_validator("title", "completed")
     @classmethod

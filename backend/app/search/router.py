@@ -1,0 +1,77 @@
+"""The search route: parse, authorise, call the search service, page the hits."""
+
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Query
+from pydantic import Field, TypeAdapter
+
+from backend.app.auth.dependencies import CurrentUser
+from backend.app.conversations.pagination import (
+    DEFAULT_LIMIT,
+    CursorQuery,
+    LimitQuery,
+    Page,
+    build_page,
+    decode_cursor,
+)
+from backend.app.deps import SessionDep
+from backend.app.ids import MAX_ID
+from backend.app.openapi import COMMON_ERRORS
+from backend.app.search import service as search_service
+from backend.app.search.schemas import Hit
+from backend.app.text import NoNulStr
+
+router = APIRouter(prefix="/api/{user_id}/search", tags=["search"], responses=COMMON_ERRORS)
+
+Count = Annotated[int, Field(ge=0, le=MAX_ID)]
+FiniteFloat = Annotated[float, Field(allow_inf_nan=False)]
+HIT_CURSOR = TypeAdapter(tuple[Count, Count, Literal[0, 1], FiniteFloat, Count])
+SearchQuery = Annotated[
+    NoNulStr,
+    Query(
+        min_length=1,
+        max_length=200,
+        description="The words to find (1-200 characters); punctuation and operators are ignored.",
+    ),
+]
+
+DESCRIPTION = """Word-based full-text search over your own messages and conversation titles
+(archived conversations included).
+
+- **Words**: runs of letters and digits. Every word must match (AND); each word of three or more
+  characters also matches longer words that start with it (`groc` finds *groceries*). Case and
+  accents are ignored (`cafe` finds *café*). Quotes, `*`, `-`, `:`, `OR`, `NEAR`, `%`, `\\` and
+  the like are never operators: they separate words, or are words. A query with no words gives an
+  empty page.
+- **CJK**: a run of Chinese, Japanese or Korean characters without spaces is one word, found by
+  its beginning, however short the query word (`東京` finds *東京タワー*, `タワー` does not).
+- **Order**, best first: conversations with more hits first (a matching title counts as one
+  hit), a conversation's hits together; within a conversation the title hit first, then the
+  messages by relevance (ts_rank on PostgreSQL, bm25 on SQLite), then newest first.
+- **Title hits**: a conversation whose title matches gives one hit of its own, with
+  `message_id` and `role` null, `snippet` the marked title and `created_at` the conversation's.
+- **Snippets**: about 30 words around the first match, HTML-escaped, matched words in
+  `<mark>...</mark>`.
+- **Pages**: keyset pages over that order (`next_cursor`). Relevance depends on what is stored, so
+  messages added while you walk the pages can move a conversation up or down between pages.
+"""
+
+
+@router.get(
+    "",
+    summary="Search your messages and conversation titles",
+    description=DESCRIPTION,
+    responses={422: {"description": "Invalid q, limit or cursor (FastAPI's detail list)"}},
+)
+def search(
+    session: SessionDep,
+    user: CurrentUser,
+    q: SearchQuery,
+    limit: LimitQuery = DEFAULT_LIMIT,
+    cursor: CursorQuery = None,
+) -> Page[Hit]:
+    after = decode_cursor(cursor, HIT_CURSOR)
+    rows = search_service.search_page(session, user.id, q, limit, after)
+    page = build_page(rows, limit, lambda row: list(row.sort_key))
+    page["data"] = [row.hit for row in page["data"]]
+    return page

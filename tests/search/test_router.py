@@ -12,6 +12,7 @@ from sqlmodel import Session
 
 from backend.app.models import Conversation, Message, User, utcnow
 from backend.app.search import service as search_service
+from backend.app.search.snippets import query_terms
 from tests.conftest import auth
 
 HIT_FIELDS = {
@@ -91,7 +92,7 @@ def test_a_word_in_the_middle_of_a_long_message_is_found_with_a_snippet_around_i
     assert "remember the <mark>groceries</mark> tomorrow" in snippet
 
 
-def test_words_match_as_prefixes_and_all_of_them_must_match(client: TestClient) -> None:
+def test_all_words_must_match_and_the_last_one_as_a_prefix(client: TestClient) -> None:
     conversation = start(client)
     both = post(client, conversation, "Buy groceries and pay the electricity bills")
     only_one = post(client, conversation, "Buy groceries")
@@ -100,7 +101,9 @@ def test_words_match_as_prefixes_and_all_of_them_must_match(client: TestClient) 
     assert message_ids(client, "groceries bills") == [both]
     assert message_ids(client, "GROCERIES electric") == [both]
     assert message_ids(client, "groceries holiday") == []
-    hit = search(client, "groc bill")["data"][0]
+    # Words before the last must be whole: "groc" is not a word of either message.
+    assert message_ids(client, "groc bills") == []
+    hit = search(client, "groceries bil")["data"][0]
     assert marked(hit["snippet"]) == ["groceries", "bills"]
 
 
@@ -573,10 +576,13 @@ def test_the_search_reads_the_owner_led_indexes(client: TestClient, engine: Engi
                 assert "@@ '''garden'':*'::tsquery" in condition
         else:
             sql = search_service.sqlite_query(after=False)
+            search_service.register_search_rank(session)
+            terms = query_terms("garden")
             params = {
                 "user_id": "user7",
-                "message_match": search_service.to_fts5_match("user7", "content", ["garden"]),
-                "title_match": search_service.to_fts5_match("user7", "title", ["garden"]),
+                "message_match": search_service.to_fts5_match("user7", "content", terms),
+                "title_match": search_service.to_fts5_match("user7", "title", terms),
+                "terms": '[["garden", true]]',
                 "limit": 20,
             }
             plan = "\n".join(

@@ -38,22 +38,26 @@ SearchQuery = Annotated[
 DESCRIPTION = """Word-based full-text search over your own messages and conversation titles
 (archived conversations included).
 
-- **Words**: runs of letters and digits. Every word must match (AND); each word of three or more
-  characters also matches longer words that start with it (`groc` finds *groceries*). Case and
-  accents are ignored (`cafe` finds *café*). Quotes, `*`, `-`, `:`, `OR`, `NEAR`, `%`, `\\` and
-  the like are never operators: they separate words, or are words. A query with no words gives an
-  empty page.
+- **Words**: runs of letters and digits. Every word must match (AND), as a whole word, except
+  the last one: from three characters on it also matches longer words that start with it, so
+  a search box can search while one types (`call plumb` finds *call the plumber*; `plumb call`
+  does not). Case and accents are ignored (`cafe` finds *café*). Quotes, `*`, `-`, `:`, `OR`,
+  `NEAR`, `%`, `\\` and the like are never operators: they separate words, or are words. A query
+  with no words gives an empty page.
 - **CJK**: a run of Chinese, Japanese or Korean characters without spaces is one word, found by
-  its beginning, however short the query word (`東京` finds *東京タワー*, `タワー` does not).
+  its beginning, wherever the query word stands and however short (`東京` finds *東京タワー*,
+  `タワー` does not).
 - **Order**, best first: conversations with more hits first (a matching title counts as one
   hit), a conversation's hits together; within a conversation the title hit first, then the
-  messages by relevance (ts_rank on PostgreSQL, bm25 on SQLite), then newest first.
+  messages by relevance (PostgreSQL's ts_rank; on SQLite a BM25-style score of the message
+  alone), then newest first.
 - **Title hits**: a conversation whose title matches gives one hit of its own, with
   `message_id` and `role` null, `snippet` the marked title and `created_at` the conversation's.
 - **Snippets**: about 30 words around the first match, HTML-escaped, matched words in
   `<mark>...</mark>`.
-- **Pages**: keyset pages over that order (`next_cursor`). Relevance depends on what is stored, so
-  messages added while you walk the pages can move a conversation up or down between pages.
+- **Pages**: keyset pages over that order (`next_cursor`). A message's rank depends on that
+  message alone, but a conversation's place on its number of hits: a matching message added
+  while you walk the pages can move its conversation up, past the page you are on.
 """
 
 

@@ -3,7 +3,7 @@
 PostgreSQL: GIN expression indexes on (user_id, to_tsvector('todo_search', <text with its ASCII
 punctuation as spaces>)); SQLite: FTS5 tables whose rows carry their owner as a token (migration
 0004 creates both). Either way the owner is part of the index lookup, so a search reads the
-caller's entries, not everyone's. The query is built from the words alone (snippets.query_words),
+caller's entries, not everyone's. The query is built from the words alone (snippets.query_terms),
 each one quoted, so nothing the user types is ever query syntax.
 
 Order of the hits, best first, and the keyset of the pages:
@@ -12,16 +12,18 @@ Order of the hits, best first, and the keyset of the pages:
 2. the conversation id (the newer conversation first among equals), which keeps a
    conversation's hits together;
 3. the title hit before the message hits of its conversation;
-4. the message's own rank (ts_rank on PostgreSQL, bm25 on SQLite; higher is better);
+4. the message's own rank (ts_rank on PostgreSQL, snippets.rank on SQLite; higher is better);
 5. the message id (newer first).
 
 A matching title is a hit of its own: message_id and role null, the snippet is the marked title,
 created_at the conversation's.
 """
 
+import json
 import string
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
 from sqlalchemy import text
@@ -29,7 +31,7 @@ from sqlmodel import Session, select
 
 from backend.app.models import Conversation, Message
 from backend.app.search.schemas import Hit
-from backend.app.search.snippets import build_snippet, is_prefix_word, query_words
+from backend.app.search.snippets import Term, build_snippet, query_terms, rank
 
 # (hits in the conversation, conversation id, 1 for the title hit else 0, rank, message id or 0)
 SortKey = tuple[int, int, int, float, int]
@@ -61,21 +63,18 @@ def _document(column: str) -> str:
     return f"to_tsvector('todo_search', translate({column}, '{_PUNCTUATION}', '{_SPACES}'))"
 
 
-# Ranking every match would recompute to_tsvector for each of them (an expression index has no
-# stored vector), so only the conversations this page can reach are ranked: the cursor's own
-# (some of its hits may be left), then the following ones until they hold `limit + 1` hits.
-_POSTGRESQL = """
+# One query for both databases, from the matches to the page; only how rows match and how a
+# message is ranked differ (below). Ranking is the costly part, so only the conversations this
+# page can reach are ranked: the cursor's own (some of its hits may be left), then the
+# following ones until they hold `limit + 1` hits.
+_QUERY = """
 WITH message_matches AS MATERIALIZED (
-    SELECT m.id, m.conversation_id
-    FROM messages AS m
-    WHERE m.user_id = :user_id AND {message_document} @@ to_tsquery('todo_search', :tsquery)
+    {message_matches}
 ),
 title_matches AS MATERIALIZED (
-    SELECT c.id AS conversation_id
-    FROM conversations AS c
-    WHERE c.user_id = :user_id AND {title_document} @@ to_tsquery('todo_search', :tsquery)
+    {title_matches}
 ),
-conversation_hits AS (
+conversation_hits AS MATERIALIZED (
     SELECT conversation_id, count(*) AS hits
     FROM (
         SELECT conversation_id FROM message_matches
@@ -84,7 +83,7 @@ conversation_hits AS (
     ) AS all_hits
     GROUP BY conversation_id
 ),
-reachable AS (
+reachable AS MATERIALIZED (
     SELECT conversation_id, hits
     FROM (
         SELECT conversation_id, hits,
@@ -98,17 +97,12 @@ reachable AS (
     ) AS ordered
     WHERE hits_before <= :limit
 ),
-ranked AS (
+ranked AS MATERIALIZED (
     SELECT r.hits, r.conversation_id, 1 AS is_title, CAST(0 AS DOUBLE PRECISION) AS rank,
            0 AS message_id
     FROM reachable AS r JOIN title_matches USING (conversation_id)
     UNION ALL
-    SELECT r.hits, r.conversation_id, 0,
-           CAST(
-               ts_rank({message_document}, to_tsquery('todo_search', :tsquery))
-               AS DOUBLE PRECISION
-           ),
-           m.id
+    SELECT r.hits, r.conversation_id, 0, CAST({message_rank} AS DOUBLE PRECISION), m.id
     FROM reachable AS r
     JOIN message_matches AS mm USING (conversation_id)
     JOIN messages AS m ON m.id = mm.id
@@ -120,58 +114,56 @@ ORDER BY {order}
 LIMIT :limit + 1
 """
 
-# bm25 comes out of the FTS5 scan itself, so SQLite ranks every match in one pass. CROSS JOIN
-# keeps the FTS table as the outer loop; the owner token is already part of the MATCH.
-_SQLITE = """
-WITH message_matches AS MATERIALIZED (
-    SELECT m.id, m.conversation_id, -bm25(messages_fts, 0.0, 1.0) AS score
-    FROM messages_fts CROSS JOIN messages AS m ON m.id = messages_fts.rowid
-    WHERE messages_fts MATCH :message_match AND m.user_id = :user_id
-),
-title_matches AS MATERIALIZED (
-    SELECT c.id AS conversation_id
-    FROM conversations_fts CROSS JOIN conversations AS c ON c.id = conversations_fts.rowid
-    WHERE conversations_fts MATCH :title_match AND c.user_id = :user_id
-),
-conversation_hits AS MATERIALIZED (
-    SELECT conversation_id, count(*) AS hits
-    FROM (
-        SELECT conversation_id FROM message_matches
-        UNION ALL
-        SELECT conversation_id FROM title_matches
-    ) AS all_hits
-    GROUP BY conversation_id
-),
-ranked AS (
-    SELECT h.hits, h.conversation_id, 1 AS is_title, 0.0 AS rank, 0 AS message_id
-    FROM conversation_hits AS h JOIN title_matches USING (conversation_id)
-    UNION ALL
-    SELECT h.hits, h.conversation_id, 0, mm.score, mm.id
-    FROM conversation_hits AS h JOIN message_matches AS mm USING (conversation_id)
-)
-SELECT hits, conversation_id, is_title, rank, message_id
-FROM ranked
-{after_hit}
-ORDER BY {order}
-LIMIT :limit + 1
-"""
+# PostgreSQL: the GIN indexes, queried with their own expressions; ts_rank recomputes the
+# message's tsvector (an expression index stores none), hence the ranking of reachable rows only.
+_POSTGRESQL_PARTS = {
+    "message_matches": (
+        "SELECT m.id, m.conversation_id FROM messages AS m WHERE m.user_id = :user_id "
+        f"AND {_document('m.content')} @@ to_tsquery('todo_search', :tsquery)"
+    ),
+    "title_matches": (
+        "SELECT c.id AS conversation_id FROM conversations AS c WHERE c.user_id = :user_id "
+        f"AND {_document('c.title')} @@ to_tsquery('todo_search', :tsquery)"
+    ),
+    "message_rank": f"ts_rank({_document('m.content')}, to_tsquery('todo_search', :tsquery))",
+}
+# SQLite: the FTS5 tables, the owner's token being part of the MATCH (CROSS JOIN keeps the FTS
+# table the outer loop). Not bm25(): it counts, on every query, every row of the whole table that
+# holds each query word (its IDF), so a frequent word cost 35 ms over other users' messages for
+# 48 hits of one user. search_rank() (snippets.rank, registered below) scores the message alone.
+_SQLITE_PARTS = {
+    "message_matches": (
+        "SELECT m.id, m.conversation_id "
+        "FROM messages_fts CROSS JOIN messages AS m ON m.id = messages_fts.rowid "
+        "WHERE messages_fts MATCH :message_match AND m.user_id = :user_id"
+    ),
+    "title_matches": (
+        "SELECT c.id AS conversation_id "
+        "FROM conversations_fts CROSS JOIN conversations AS c ON c.id = conversations_fts.rowid "
+        "WHERE conversations_fts MATCH :title_match AND c.user_id = :user_id"
+    ),
+    "message_rank": "search_rank(m.content, :terms)",
+}
 
 
 def postgresql_query(after: bool) -> str:
-    """The ranking query for PostgreSQL, with or without a cursor's key to start after."""
-    return _POSTGRESQL.format(
-        after_conversation=_AFTER_CONVERSATION if after else "",
-        after_hit=_AFTER_HIT if after else "",
-        order=_HIT_ORDER,
-        counted=_COUNTED_AFTER if after else "hits",
-        message_document=_document("m.content"),
-        title_document=_document("c.title"),
-    )
+    """The search query for PostgreSQL, with or without a cursor's key to start after."""
+    return _query(_POSTGRESQL_PARTS, after)
 
 
 def sqlite_query(after: bool) -> str:
-    """The ranking query for SQLite, with or without a cursor's key to start after."""
-    return _SQLITE.format(after_hit=_AFTER_HIT if after else "", order=_HIT_ORDER)
+    """The search query for SQLite, with or without a cursor's key to start after."""
+    return _query(_SQLITE_PARTS, after)
+
+
+def _query(parts: dict[str, str], after: bool) -> str:
+    return _QUERY.format(
+        **parts,
+        after_conversation=_AFTER_CONVERSATION if after else "",
+        counted=_COUNTED_AFTER if after else "hits",
+        after_hit=_AFTER_HIT if after else "",
+        order=_HIT_ORDER,
+    )
 
 
 @dataclass(frozen=True)
@@ -182,25 +174,25 @@ class RankedHit:
     sort_key: SortKey
 
 
-def to_tsquery_text(words: Sequence[str]) -> str:
+def to_tsquery_text(terms: Sequence[Term]) -> str:
     """A to_tsquery() argument that ANDs the words, each quoted (so never an operator)."""
 
-    def term(word: str) -> str:
-        quoted = "'" + word.replace("\\", "\\\\").replace("'", "''") + "'"
-        return f"{quoted}:*" if is_prefix_word(word) else quoted
+    def lexeme(term: Term) -> str:
+        quoted = "'" + term.word.replace("\\", "\\\\").replace("'", "''") + "'"
+        return f"{quoted}:*" if term.prefix else quoted
 
-    return " & ".join(term(word) for word in words)
+    return " & ".join(lexeme(term) for term in terms)
 
 
-def to_fts5_match(owner: str, column: str, words: Sequence[str]) -> str:
+def to_fts5_match(owner: str, column: str, terms: Sequence[Term]) -> str:
     """An FTS5 MATCH string: the owner's token AND every word, each a quoted string (so NEAR,
-    OR, -, ^, : and * typed by the user are plain text), prefix-matched with `*`."""
+    OR, -, ^, : and * typed by the user are plain text), prefixes marked with `*`."""
 
-    def term(word: str) -> str:
-        quoted = '"' + word.replace('"', '""') + '"'
-        return f"{quoted}*" if is_prefix_word(word) else quoted
+    def phrase(term: Term) -> str:
+        quoted = '"' + term.word.replace('"', '""') + '"'
+        return f"{quoted}*" if term.prefix else quoted
 
-    words_query = " AND ".join(term(word) for word in words)
+    words_query = " AND ".join(phrase(term) for term in terms)
     return f'owner : "{owner_token(owner)}" AND {column} : ({words_query})'
 
 
@@ -213,28 +205,46 @@ def search_page(
     session: Session, user_id: str, query: str, limit: int, after: SortKey | None
 ) -> list[RankedHit]:
     """Up to limit + 1 of the user's hits for `query`, best first, after the cursor's key."""
-    words = query_words(query)
-    if not words:
+    terms = query_terms(query)
+    if not terms:
         return []
     params: dict[str, Any] = {"user_id": user_id, "limit": limit}
     if after is not None:
         params.update(zip(_AFTER_PARAMS, after, strict=True))
     if session.get_bind().dialect.name == "postgresql":
         sql = postgresql_query(after is not None)
-        params["tsquery"] = to_tsquery_text(words)
+        params["tsquery"] = to_tsquery_text(terms)
     else:
         sql = sqlite_query(after is not None)
-        params["message_match"] = to_fts5_match(user_id, "content", words)
-        params["title_match"] = to_fts5_match(user_id, "title", words)
+        register_search_rank(session)
+        params["terms"] = json.dumps([[term.word, term.prefix] for term in terms])
+        params["message_match"] = to_fts5_match(user_id, "content", terms)
+        params["title_match"] = to_fts5_match(user_id, "title", terms)
     keys: list[SortKey] = [
-        (int(hits), int(conversation_id), int(is_title), float(rank), int(message_id))
-        for hits, conversation_id, is_title, rank, message_id in session.execute(text(sql), params)
+        (int(hits), int(conversation_id), int(is_title), float(score), int(message_id))
+        for hits, conversation_id, is_title, score, message_id in session.execute(text(sql), params)
     ]
-    return _load_hits(session, user_id, keys, words)
+    return _load_hits(session, user_id, keys, terms)
+
+
+def register_search_rank(session: Session) -> None:
+    """Make search_rank() available to the SQLite query on this session's connection."""
+    # Registering again on the same pooled connection just replaces it.
+    sqlite = session.connection().connection.driver_connection
+    sqlite.create_function("search_rank", 2, _search_rank, deterministic=True)
+
+
+def _search_rank(text: str, terms_json: str) -> float:
+    return rank(text, _parse_terms(terms_json))
+
+
+@lru_cache(maxsize=64)
+def _parse_terms(terms_json: str) -> tuple[Term, ...]:
+    return tuple(Term(word, prefix) for word, prefix in json.loads(terms_json))
 
 
 def _load_hits(
-    session: Session, user_id: str, keys: list[SortKey], words: Sequence[str]
+    session: Session, user_id: str, keys: list[SortKey], terms: Sequence[Term]
 ) -> list[RankedHit]:
     """The hits of the ranked keys, with their snippets (two indexed lookups by id)."""
     message_ids = [key[4] for key in keys if not key[2]]
@@ -264,7 +274,7 @@ def _load_hits(
                 conversation_title=conversation.title,
                 message_id=None,
                 role=None,
-                snippet=build_snippet(conversation.title or "", words),
+                snippet=build_snippet(conversation.title or "", terms),
                 created_at=conversation.created_at,
             )
         else:
@@ -276,7 +286,7 @@ def _load_hits(
                 conversation_title=conversation.title,
                 message_id=message.id,
                 role=message.role,
-                snippet=build_snippet(message.content, words),
+                snippet=build_snippet(message.content, terms),
                 created_at=message.created_at,
             )
         hits.append(RankedHit(hit, key))

@@ -7,10 +7,12 @@ PostgreSQL — its tables are dropped and recreated) with AGENT=openai pointed a
 1. throughput: `/health`, the message page, the task list and the chat turn, each for a fixed
    time: requests/s, p50/p99 latency, errors, and p50 as a ratio of `/health`'s p50 (the
    framework's own floor) measured in the same run;
-2. memory: the server's VmRSS after warm-up, after 10,000 requests and after 20,000;
+2. memory: the server's VmRSS before any request, after warm-up, and when 10,000, 20,000 and
+   40,000 requests have been sent (the phases count; a mix of the four routes makes up the rest);
 3. a slow model (1 s per answer): other users' p50 on the task list and the message page
    without chat traffic, then with chat clients waiting on the model;
-4. a pyinstrument profile of the message page, in-process, with its top frames.
+4. in-process: CPU per request and thread hand-offs per request of each route, then a
+   pyinstrument profile of the message page, its top frames and its self time by package.
 
 Everything is bounded: each phase by time (and the memory phase by count and a time cap), and
 the servers stop with the script.
@@ -18,6 +20,10 @@ the servers stop with the script.
     .venv/bin/python -m benchmarks.load                         # SQLite in a temporary folder
     BENCH_DATABASE_URL=postgresql://postgres@127.0.0.1/bench .venv/bin/python -m benchmarks.load
     .venv/bin/python -m benchmarks.load --clients 8 --seconds 10 --chat-clients 16
+    .venv/bin/python -m benchmarks.load --memory-marks 10000,20000,40000,80000 --memory-cap-s 600
+
+BENCH_SERVER_ROOT=<another checkout> serves that checkout's code instead (a before/after);
+BENCH_PROFILE_LINES / BENCH_PROFILE_ALL shape the profile printout. Results: RESULTS.md.
 """
 
 import argparse
@@ -36,6 +42,7 @@ from typing import Any
 
 import httpx
 import jwt
+from sqlalchemy import text
 from sqlalchemy.engine import make_url
 from sqlmodel import Session
 
@@ -51,11 +58,11 @@ LOCAL_HOSTS = {None, "", "127.0.0.1", "localhost", "::1"}
 READER = "bench"  # the user whose pages are read; chat users are chat-<n>
 PAGE_MESSAGES = 200
 TASKS = 50
-MEMORY_MARKS = (10_000, 20_000)
+MEMORY_MARKS = (10_000, 20_000, 40_000)
 MEMORY_GOAL_MIB = 150
 SLOW_MODEL_S = 1.0
 SHOW_ALL = bool(os.environ.get("BENCH_PROFILE_ALL"))
-PROFILE_LINES = int(os.environ.get("BENCH_PROFILE_LINES", 90))
+PROFILE_LINES = int(os.environ.get("BENCH_PROFILE_LINES", 40))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -95,7 +102,8 @@ def server_process(env: dict[str, str], log_path: Path) -> Iterator[tuple[int, s
                 str(port),
                 "--no-access-log",
             ],
-            cwd=ROOT,
+            # BENCH_SERVER_ROOT: serve another checkout (an older version, for a before/after).
+            cwd=os.environ.get("BENCH_SERVER_ROOT", ROOT),
             env=server_environment(env),
             stdin=subprocess.DEVNULL,
             stdout=log,
@@ -172,6 +180,28 @@ class Stats:
     @property
     def p99(self) -> float:
         return self.percentile(0.99)
+
+
+class MemorySampler:
+    """Reads the server's VmRSS the moment the count of requests sent passes each mark."""
+
+    def __init__(self, pid: int, marks: tuple[int, ...]) -> None:
+        self.readings: list[tuple[str, int, float]] = []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, args=(pid, marks), daemon=True)
+        self._thread.start()
+
+    def _run(self, pid: int, marks: tuple[int, ...]) -> None:
+        pending = list(marks)
+        while pending and not self._stop.is_set():
+            if SENT.value >= pending[0]:
+                self.readings.append((f"at {pending.pop(0):,} requests", SENT.value, rss_mib(pid)))
+            else:
+                time.sleep(0.005)
+
+    def finish(self) -> None:
+        self._stop.set()
+        self._thread.join()
 
 
 class Counter:
@@ -295,6 +325,21 @@ def mixed(routes: Routes, chatter: Chatter) -> Request:
 # ---------------------------------------------------------------------------------------------
 
 
+def create_database_if_missing(url: str) -> None:
+    """A PostgreSQL BENCH_DATABASE_URL may name a database that does not exist yet."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() != "postgresql":
+        return
+    admin = make_engine(parsed.set(database="postgres").render_as_string(hide_password=False))
+    with admin.execution_options(isolation_level="AUTOCOMMIT").connect() as connection:
+        exists = connection.execute(
+            text("SELECT 1 FROM pg_database WHERE datname = :name"), {"name": parsed.database}
+        ).first()
+        if not exists:
+            connection.execute(text(f'CREATE DATABASE "{parsed.database}"'))
+    admin.dispose()
+
+
 def seed(url: str) -> int:
     """The reader with TASKS tasks and a conversation of PAGE_MESSAGES messages; its id."""
     engine = make_engine(url)
@@ -322,13 +367,70 @@ async def _inline_run_sync(func: Callable[..., Any], *args: Any, **_options: Any
     return func(*args)
 
 
-def profile_message_page(url: str, conversation_id: int, rounds: int) -> float:
-    """pyinstrument on the message page, in-process; prints the heaviest frames and returns the
-    time per request (ms).
+def in_process_costs(url: str, conversation_id: int, rounds: int) -> None:
+    """CPU per request of each route in-process (no socket, no client threads competing), and
+    how many times each request is handed to a worker thread: the costs behind the ratios."""
+    import asyncio
 
-    Starlette runs sync routes and dependencies in a worker thread, where a profiler started in
+    import anyio.to_thread
+
+    from backend.app.main import create_app
+
+    settings = Settings(
+        _env_file=None, database_url=url, chat_rate_limit="0", auth_jwt_secret=DEV_JWT_SECRET
+    )
+    app = create_app(settings)
+    headers = bearer(READER)
+    paths = {
+        "/health": "/health",
+        "message page": f"/api/{READER}/conversations/{conversation_id}/messages",
+        "task list": f"/api/{READER}/tasks",
+    }
+    original = anyio.to_thread.run_sync
+    hops = 0
+
+    async def counting_run_sync(func: Callable[..., Any], *args: Any, **options: Any) -> Any:
+        nonlocal hops
+        hops += 1
+        return await original(func, *args, **options)
+
+    async def measure(path: str) -> tuple[float, float]:
+        nonlocal hops
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://bench") as client:
+            for _ in range(100):
+                assert (await client.get(path, headers=headers)).status_code == 200
+            hops = 0
+            started = time.process_time()
+            for _ in range(rounds):
+                await client.get(path, headers=headers)
+            return (time.process_time() - started) / rounds * 1000, hops / rounds
+
+    anyio.to_thread.run_sync = counting_run_sync
+    try:
+        costs = {label: asyncio.run(measure(path)) for label, path in paths.items()}
+    finally:
+        anyio.to_thread.run_sync = original
+        app.state.engine.dispose()
+    floor = costs["/health"][0]
+    table(
+        f"In-process cost per request ({rounds} requests each; CPU time of the whole process)",
+        ["route", "CPU ms", "x /health", "thread hand-offs"],
+        [
+            [label, f"{cpu:.3f}", f"{cpu / floor:.1f}x", f"{n:.0f}"]
+            for label, (cpu, n) in costs.items()
+        ],
+    )
+
+
+def profile_message_page(url: str, conversation_id: int, rounds: int) -> float:
+    """pyinstrument on the message page, in-process; prints the heaviest frames and the self time
+    by package, and returns the time per request (ms, profiler overhead included).
+
+    Starlette runs sync routes and dependencies in worker threads, where a profiler started in
     this thread sees nothing: for this measurement only, anyio's run_sync runs them inline, so
-    the whole request (middleware, auth, database, serialisation) is in one thread."""
+    the whole request (middleware, auth, database, serialisation) is in one thread. (The
+    hand-offs themselves are measured by in_process_costs.)"""
     import asyncio
 
     import anyio.to_thread
@@ -364,7 +466,7 @@ def profile_message_page(url: str, conversation_id: int, rounds: int) -> float:
         anyio.to_thread.run_sync = original
         app.state.engine.dispose()
     print(
-        f"\nProfile of the message page, in-process: {rounds} requests, "
+        f"\nProfile of the message page, in-process, work inline: {rounds} requests, "
         f"{per_request:.2f} ms each (profiler overhead included)"
     )
     text = profiler.output_text(unicode=False, color=False, show_all=SHOW_ALL, short_mode=False)
@@ -419,6 +521,11 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=float(os.environ.get("BENCH_SECONDS", 10)))
     parser.add_argument("--chat-clients", type=int, default=16, help="slow-model phase")
     parser.add_argument("--memory-cap-s", type=float, default=240, help="memory phase cap")
+    parser.add_argument(
+        "--memory-marks",
+        default=",".join(str(mark) for mark in MEMORY_MARKS),
+        help="VmRSS is read when this many requests have been sent (comma-separated)",
+    )
     parser.add_argument("--profile-rounds", type=int, default=1000)
     parser.add_argument("--skip-profile", action="store_true")
     args = parser.parse_args()
@@ -426,6 +533,9 @@ def main() -> None:
         raise SystemExit("--clients and --chat-clients: 1 to 64")
     if not 0 < args.seconds <= 120:
         raise SystemExit("--seconds: more than 0, at most 120")
+    marks = tuple(sorted(int(mark) for mark in args.memory_marks.split(",")))
+    if not marks or marks[-1] > 500_000 or not 0 < args.memory_cap_s <= 1800:
+        raise SystemExit("--memory-marks: at most 500,000; --memory-cap-s: at most 1800")
 
     workdir = Path(tempfile.mkdtemp(prefix="bench-load-"))
     url = normalize_database_url(
@@ -433,6 +543,7 @@ def main() -> None:
     )
     if make_url(url).host not in LOCAL_HOSTS:
         raise SystemExit("BENCH_DATABASE_URL must be on 127.0.0.1: this script loads nothing else")
+    create_database_if_missing(url)
     prepare_database(url)
     conversation_id = seed(url)
     routes = Routes(conversation_id, bearer(READER))
@@ -454,10 +565,15 @@ def main() -> None:
                 f"{args.seconds:g} s per phase; {os.cpu_count()} CPUs"
             )
             chatters = [Chatter(f"chat-{i}") for i in range(max(args.clients, args.chat_clients))]
+            started_rss = rss_mib(pid)
             # Warm up every route (and the chat users' conversations).
             run_load(base_url, [routes.health, routes.message_page, routes.task_list], seconds=1)
             run_load(base_url, chatters[: args.clients], seconds=1)
-            memory = [("after warm-up", SENT.value, rss_mib(pid))]
+            memory = [
+                ("started, before any request", 0, started_rss),
+                ("after warm-up", SENT.value, rss_mib(pid)),
+            ]
+            sampler = MemorySampler(pid, marks)
 
             # 1. Throughput, one route at a time.
             phases = {
@@ -488,27 +604,23 @@ def main() -> None:
                 ],
             )
 
-            # 2. Memory after 10,000 and 20,000 requests (a mix of the four routes).
-            cap = time.monotonic() + args.memory_cap_s
-            memory_errors = 0
-            for mark in MEMORY_MARKS:
-                load = [mixed(routes, chatter) for chatter in chatters[: args.clients]]
-                stats = run_load(
-                    base_url, load, seconds=max(0.0, cap - time.monotonic()), until_total=mark
-                )
-                memory_errors += stats.errors
-                memory.append((f"after {mark:,} requests", SENT.value, rss_mib(pid)))
-            start_rss = memory[1][2]
+            # 2. Memory at 10,000, 20,000 and 40,000 requests sent (the phases above count;
+            # a mix of the four routes makes up the rest).
+            mix = [mixed(routes, chatter) for chatter in chatters[: args.clients]]
+            mixed_stats = run_load(base_url, mix, seconds=args.memory_cap_s, until_total=marks[-1])
+            sampler.finish()
+            memory += sampler.readings
             table(
                 f"Server memory (VmRSS; goal < {MEMORY_GOAL_MIB} MiB and not growing)",
                 ["when", "requests sent", "VmRSS MiB"],
                 [[label, f"{sent:,}", f"{mib:.1f}"] for label, sent, mib in memory],
             )
-            growth = memory[-1][2] - start_rss
-            print(
-                f"growth from {MEMORY_MARKS[0]:,} to {MEMORY_MARKS[1]:,} requests: "
-                f"{growth:+.1f} MiB; errors in the mix: {memory_errors}"
-            )
+            if len(memory) > 3:
+                print(
+                    f"growth from {memory[2][0].removeprefix('at ')} to "
+                    f"{memory[-1][0].removeprefix('at ')}: {memory[-1][2] - memory[2][2]:+.1f} MiB;"
+                    f" errors in the mix: {mixed_stats.errors} of {mixed_stats.count}"
+                )
 
             # 3. A slow model must not slow other users.
             model.delay_s = SLOW_MODEL_S
@@ -565,6 +677,7 @@ def main() -> None:
 
     # 4. Where the message page spends its time.
     if not args.skip_profile:
+        in_process_costs(url, conversation_id, args.profile_rounds)
         profile_message_page(url, conversation_id, args.profile_rounds)
 
 

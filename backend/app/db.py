@@ -1,9 +1,10 @@
 """Database engine per settings, the request session, and SQLite's connection pragmas."""
 
-from collections.abc import Iterator
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 from fastapi import Request
+from fastapi.concurrency import run_in_threadpool
 from sqlalchemy import Engine, event
 from sqlalchemy.engine import make_url
 from sqlmodel import Session, create_engine
@@ -38,7 +39,19 @@ def make_engine(database_url: str) -> Engine:
     return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
 
 
-def get_session(request: Request) -> Iterator[Session]:
-    """One session per request, on the engine of the app that serves it."""
-    with Session(request.app.state.engine) as session:
+async def get_session(request: Request) -> AsyncIterator[Session]:
+    """One session per request, on the engine of the app that serves it.
+
+    Async only to save thread hand-offs (each costs as much CPU as a small query: see
+    benchmarks/RESULTS.md): opening a Session does no I/O, so it happens on the event loop;
+    closing one that still holds a connection may (the ROLLBACK that returns it to the pool),
+    so that goes to a worker thread. The session itself is only ever used from sync code.
+    """
+    session = Session(request.app.state.engine)
+    try:
         yield session
+    finally:
+        if session.in_transaction():
+            await run_in_threadpool(session.close)
+        else:
+            session.close()

@@ -60,6 +60,17 @@ class TokenVerifier:
             else None
         )
 
+    def may_fetch_keys(self, token: str) -> bool:
+        """Whether verifying this token may download the key set (blocking network I/O): only an
+        asymmetric token with a JWKS configured. HS256 against the secret is CPU work alone."""
+        if self._jwks is None:
+            return False
+        try:
+            algorithm = jwt.get_unverified_header(token).get("alg")
+        except jwt.PyJWTError:
+            return False
+        return isinstance(algorithm, str) and algorithm in ASYMMETRIC_ALGORITHMS
+
     def verify(self, token: str) -> Identity:
         """Return the token's identity, or raise Unauthorized (401) / ServiceUnavailable (503)."""
         try:

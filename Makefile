@@ -6,7 +6,7 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 
 .DEFAULT_GOAL := help
-.PHONY: help install run migrate test lint format bench clean
+.PHONY: help install run migrate test lint format bench load clean
 
 help: ## list the targets
 	@echo "Todo Chat — make targets:"
@@ -39,8 +39,12 @@ format: install ## ruff format + import sorting
 	$(BIN)/ruff check --fix --select I .
 	$(BIN)/ruff format .
 
-bench: install ## run the benchmarks (prints ratios)
+bench: install ## run the benchmarks (prints ratios; BENCH_DATABASE_URL for PostgreSQL)
 	$(BIN)/python -m benchmarks.pages
+	BENCH_SCALE=$${BENCH_SCALE:-0.1} $(BIN)/python -m benchmarks.search
+
+load: install ## the load script: a real server on 127.0.0.1, N clients, p50/p99, memory (~4 min)
+	$(BIN)/python -m benchmarks.load
 
 clean: ## remove the venv, caches and the local SQLite database
 	rm -rf $(VENV) .pytest_cache .ruff_cache data

@@ -28,8 +28,6 @@ BENCH_PROFILE_LINES / BENCH_PROFILE_ALL shape the profile printout. Results: RES
 
 import argparse
 import os
-import subprocess
-import sys
 import tempfile
 import threading
 import time
@@ -51,7 +49,7 @@ from backend.app.db import make_engine
 from backend.app.models import Task, User
 from benchmarks.pages import prepare_database, seed_conversation
 from tests.fakes import FakeModelServer, ModelReply
-from tests.servers import free_port, server_environment
+from tests.servers import server_process
 
 ROOT = Path(__file__).resolve().parents[1]
 LOCAL_HOSTS = {None, "", "127.0.0.1", "localhost", "::1"}
@@ -86,49 +84,14 @@ class EndlessModel(FakeModelServer):
 
 
 @contextmanager
-def server_process(env: dict[str, str], log_path: Path) -> Iterator[tuple[int, str]]:
-    """`python -m uvicorn` on 127.0.0.1 and a free port; its pid and URL; stopped at the end."""
-    port = free_port()
-    with log_path.open("ab") as log:
-        process = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "uvicorn",
-                "backend.app.main:app",
-                "--host",
-                "127.0.0.1",
-                "--port",
-                str(port),
-                "--no-access-log",
-            ],
-            # BENCH_SERVER_ROOT: serve another checkout (an older version, for a before/after).
-            cwd=os.environ.get("BENCH_SERVER_ROOT", ROOT),
-            env=server_environment(env),
-            stdin=subprocess.DEVNULL,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-    base_url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            if process.poll() is not None or time.monotonic() > deadline:
-                raise SystemExit(f"the server did not start:\n{log_path.read_text()[-3000:]}")
-            try:
-                if httpx.get(f"{base_url}/health/ready", timeout=2).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            time.sleep(0.05)
+def benchmark_server(env: dict[str, str]) -> Iterator[tuple[int, str]]:
+    """The server under test: its pid (for VmRSS) and URL; stopped at the end."""
+    # BENCH_SERVER_ROOT: serve another checkout (an older version, for a before/after).
+    root = Path(os.environ.get("BENCH_SERVER_ROOT", ROOT))
+    with server_process(
+        env, cwd=root, timeout_s=60, uvicorn_args=["--no-access-log"]
+    ) as (process, base_url):
         yield process.pid, base_url
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
 
 
 def rss_mib(pid: int) -> float:
@@ -558,7 +521,7 @@ def main() -> None:
             "CHAT_RATE_LIMIT": "0",
             "AGENT_TIMEOUT_S": "30",
         }
-        with server_process(env, workdir / "server.log") as (pid, base_url):
+        with benchmark_server(env) as (pid, base_url):
             backend = make_url(url).get_backend_name()
             print(
                 f"database: {backend}; server pid {pid}; {args.clients} clients; "

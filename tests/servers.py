@@ -58,15 +58,25 @@ def server_environment(env: Mapping[str, str]) -> dict[str, str]:
 
 
 @contextmanager
-def running_server(
+def running_server(env: Mapping[str, str], **options: object) -> Iterator[str]:
+    """Run the app under uvicorn on a free port until the block ends; yield its base URL.
+    Options and behaviour as for server_process."""
+    with server_process(env, **options) as (_process, base_url):
+        yield base_url
+
+
+@contextmanager
+def server_process(
     env: Mapping[str, str],
     *,
     cwd: Path = ROOT,
     app: str = APP,
     ready_path: str = READY_PATH,
     timeout_s: float = STARTUP_TIMEOUT_S,
-) -> Iterator[str]:
-    """Run `app` under uvicorn on a free port until the block ends; yield its base URL.
+    uvicorn_args: Sequence[str] = (),
+) -> Iterator[tuple[subprocess.Popen, str]]:
+    """Run `app` under uvicorn on a free port until the block ends; yield the process (to kill
+    it, or read its memory) and its base URL.
 
     `env` holds the app's settings (DATABASE_URL, AGENT, ...); the app's settings variables of
     this process are not inherited (a `.env` in `cwd` is still read, as in production). Returns
@@ -80,7 +90,10 @@ def running_server(
         port = free_port()
         with tempfile.NamedTemporaryFile(prefix="uvicorn-", suffix=".log") as log:
             process = subprocess.Popen(
-                [sys.executable, "-m", "uvicorn", app, "--host", "127.0.0.1", "--port", str(port)],
+                [
+                    *(sys.executable, "-m", "uvicorn", app),
+                    *("--host", "127.0.0.1", "--port", str(port), *uvicorn_args),
+                ],
                 cwd=cwd,
                 env=environment,
                 stdin=subprocess.DEVNULL,
@@ -100,7 +113,7 @@ def running_server(
                 _stop(process)
                 raise
             try:
-                yield base_url
+                yield process, base_url
             except BaseException:
                 _stop(process)
                 print(f"--- output of the server at {base_url} ---\n{_read(log)}", file=sys.stderr)

@@ -9,14 +9,10 @@ server process is killed with SIGKILL and started again.
 import os
 import signal
 import socket
-import subprocess
-import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from pathlib import Path
 
 import httpx
 import pytest
@@ -38,7 +34,7 @@ from tests.fakes import (
     server_error,
     tool_call,
 )
-from tests.servers import ROOT, free_port, server_environment
+from tests.servers import running_server, server_process
 
 ALICE = auth("alice")
 
@@ -394,52 +390,18 @@ def test_a_redis_that_accepts_but_never_answers_costs_under_a_second(
 # ---------------------------------------------------------------------------------------------
 
 
-@contextmanager
-def server_process(env: dict[str, str], log_path: Path) -> Iterator[tuple[subprocess.Popen, str]]:
-    """`python -m uvicorn` on a free port (its pid is needed to kill it); killed at the end."""
-    port = free_port()
-    with log_path.open("ab") as log:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "uvicorn", "backend.app.main:app", "--port", str(port)],
-            cwd=ROOT,
-            env=server_environment(env),
-            stdin=subprocess.DEVNULL,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-    base_url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            assert process.poll() is None, log_path.read_text()
-            assert time.monotonic() < deadline, log_path.read_text()
-            try:
-                if httpx.get(f"{base_url}/health/ready", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            time.sleep(0.05)
-        yield process, base_url
-    finally:
-        if process.poll() is None:
-            process.kill()
-        process.wait()
-
-
 def test_a_conversation_continues_across_sigkill_and_restart(
     database_url: str,
     engine: Engine,
     fake_model: FakeModelServer,
-    tmp_path: Path,
 ) -> None:
     env = {
         "DATABASE_URL": database_url,
         "CHAT_RATE_LIMIT": "0",
         **{key.upper(): str(value) for key, value in fake_model.app_settings().items()},
     }
-    log = tmp_path / "server.log"
 
-    with server_process(env, log) as (process, base_url):
+    with server_process(env) as (process, base_url):
         fake_model.push(answer("Noted."))
         with httpx.Client(base_url=base_url, timeout=10) as client:
             first = chat(client, "Remember the milk")
@@ -470,7 +432,7 @@ def test_a_conversation_continues_across_sigkill_and_restart(
         assert isinstance(outcome[0], httpx.TransportError)  # the client saw it die
 
     # A new process picks the conversation up where the database says it is.
-    with server_process(env, log) as (_process, base_url):
+    with running_server(env) as base_url:
         fake_model.push(answer("Yes, still here."))
         with httpx.Client(base_url=base_url, timeout=10) as client:
             third = chat(client, "Hello?", conversation_id)

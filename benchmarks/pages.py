@@ -18,6 +18,7 @@ from datetime import UTC, datetime, timedelta
 
 from alembic import command
 from alembic.config import Config
+from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from sqlalchemy import event, insert, text
 from sqlmodel import Session
@@ -75,13 +76,18 @@ def prepare_database(url: str) -> None:
     command.upgrade(config, "head")
 
 
-def main() -> None:
+def bench_app() -> FastAPI:
+    """An app on a freshly migrated BENCH_DATABASE_URL (or a temporary SQLite file)."""
     url = os.environ.get("BENCH_DATABASE_URL") or f"sqlite:///{tempfile.mkdtemp()}/bench.db"
     prepare_database(url)
     settings = Settings(
         _env_file=None, database_url=url, chat_rate_limit="0", auth_jwt_secret=DEV_JWT_SECRET
     )
-    app = create_app(settings)
+    return create_app(settings)
+
+
+def main() -> None:
+    app = bench_app()
     engine = app.state.engine
     with Session(engine) as session:
         session.add(User(id="bench"))

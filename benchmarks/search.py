@@ -24,7 +24,6 @@ import io
 import os
 import random
 import socket
-import tempfile
 import threading
 import time
 import tracemalloc
@@ -38,10 +37,8 @@ from fastapi.testclient import TestClient
 from sqlalchemy import Engine, text
 from sqlmodel import Session
 
-from backend.app.config import DEV_JWT_SECRET, Settings
-from backend.app.main import create_app
 from backend.app.search import service as search_service
-from benchmarks.pages import medians_ms, prepare_database
+from benchmarks.pages import bench_app, medians_ms
 
 SCALE = float(os.environ.get("BENCH_SCALE", "1"))
 ROUNDS = int(os.environ.get("BENCH_ROUNDS", "60"))
@@ -248,12 +245,7 @@ def serve(app) -> tuple[uvicorn.Server, threading.Thread, str]:
 
 
 def main() -> None:
-    url = os.environ.get("BENCH_DATABASE_URL") or f"sqlite:///{tempfile.mkdtemp()}/bench.db"
-    prepare_database(url)
-    settings = Settings(
-        _env_file=None, database_url=url, chat_rate_limit="0", auth_jwt_secret=DEV_JWT_SECRET
-    )
-    app = create_app(settings)
+    app = bench_app()
     engine = app.state.engine
     texts = Texts(random.Random(8))
     started = time.perf_counter()

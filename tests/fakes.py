@@ -4,21 +4,29 @@ Nothing here patches our own code: the app talks to these servers over real sock
 HTTP clients, caches and error handling run exactly as in production.
 """
 
+import asyncio
 import base64
 import hashlib
 import hmac
 import json
+import socket
 import threading
-from collections.abc import Iterable
+import time
+from collections.abc import AsyncIterator, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import jwt
+import uvicorn
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 from jwt.algorithms import ECAlgorithm, OKPAlgorithm, RSAAlgorithm
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import Response, StreamingResponse
+from starlette.routing import Route
 
 # ---------------------------------------------------------------------------------------------
 # JWKS server: the auth server's public signing keys (Better Auth's JWT plugin)
@@ -326,78 +334,82 @@ class ModelRequest:
 class FakeModelServer:
     """A real HTTP server on 127.0.0.1 speaking the chat-completions wire format.
 
-    `POST /v1/chat/completions` pops the next scripted ModelReply (see `push`) and records the
-    request; the app reaches it through the real OpenAI SDK (OPENAI_BASE_URL = `base_url`), so
-    the SDK's serialisation, retries and time-outs all run. A request beyond the script is
-    answered 500 with `x-should-retry: false` (and counted in `unscripted`), so the test fails
-    loudly instead of hanging.
+    `POST /v1/chat/completions` pops the next scripted ModelReply (see `push`; once the script
+    is empty, `default_reply` when one is set) and records the request; the app reaches it
+    through the real OpenAI SDK (OPENAI_BASE_URL = `base_url`), so the SDK's serialisation,
+    retries and time-outs all run. A request beyond the script is answered 500 with
+    `x-should-retry: false` (and counted in `unscripted`), so the test fails loudly instead of
+    hanging.
 
-    With `stream: true` the same scripted reply is sent as `chat.completion.chunk` events.
+    It is asynchronous (Starlette under uvicorn, on an event loop of its own thread), so it
+    holds hundreds of slow answers open at once, as a real model server does. A client that
+    hangs up while its answer is delayed is counted in `disconnected`.
+
+    With `stream: true` the same scripted reply is sent as `chat.completion.chunk` events (and
+    a last chunk with the usage when `stream_options.include_usage` asks for it).
     """
 
-    def __init__(self, model_name: str = "fake-model") -> None:
+    def __init__(self, model_name: str = "fake-model", default_reply: ModelReply | None = None):
         self.model_name = model_name
+        self.default_reply = default_reply
         self._lock = threading.Lock()
         self._script: list[ModelReply] = []
         self._received: list[ModelRequest] = []
         self._unscripted = 0
+        self._disconnected = 0
         self._ids = 0
-        self._stopping = threading.Event()
-        self._httpd: ThreadingHTTPServer | None = None
+        self._server: uvicorn.Server | None = None
         self._thread: threading.Thread | None = None
+        self._stopping: asyncio.Event | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
         self._root = ""
 
     # -- lifecycle -------------------------------------------------------------------------
 
     def start(self) -> "FakeModelServer":
-        server = self
-
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"  # keep-alive, as the SDK's connection pool expects
-
-            def do_POST(self) -> None:  # noqa: N802 - the stdlib's name
-                length = int(self.headers.get("Content-Length") or 0)
-                raw = self.rfile.read(length)
-                if self.path.split("?")[0] != CHAT_COMPLETIONS_PATH:
-                    server._send_error(self, 404, f"Unknown path {self.path}", "not_found")
-                    return
-                try:
-                    body = json.loads(raw)
-                except json.JSONDecodeError:
-                    server._send_error(self, 400, "The body is not valid JSON.")
-                    return
-                headers = {name.lower(): value for name, value in self.headers.items()}
-                reply = server._next_reply(self.path, headers, body)
-                server._answer(self, reply, body)
-
-            def log_message(self, *_args: object) -> None:
-                pass  # keep test output clean
-
-        self._stopping.clear()
-        self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self._httpd.daemon_threads = True
-        host, port = self._httpd.server_address[:2]
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind(("127.0.0.1", 0))
+        host, port = sock.getsockname()[:2]
         self._root = f"http://{host}:{port}"
+        app = Starlette(routes=[Route("/{path:path}", self._endpoint, methods=["POST"])])
+        config = uvicorn.Config(
+            app,
+            log_level="warning",
+            lifespan="off",
+            backlog=2048,
+            timeout_graceful_shutdown=1,
+            timeout_keep_alive=30,
+        )
+        self._server = uvicorn.Server(config)
+        ready = threading.Event()
+
+        async def serve() -> None:
+            self._loop = asyncio.get_running_loop()
+            self._stopping = asyncio.Event()
+            ready.set()
+            await self._server.serve(sockets=[sock])
+
         self._thread = threading.Thread(
-            # A short poll keeps stop() quick: shutdown() waits for the next poll.
-            target=self._httpd.serve_forever,
-            kwargs={"poll_interval": 0.05},
-            name="fake-model",
-            daemon=True,
+            target=asyncio.run, args=(serve(),), name="fake-model", daemon=True
         )
         self._thread.start()
+        ready.wait(5)
+        deadline = time.monotonic() + 5
+        while not self._server.started and time.monotonic() < deadline:
+            time.sleep(0.01)
         return self
 
     def stop(self) -> None:
-        """Wake any hanging answer, shut the server down and close its socket."""
-        self._stopping.set()
-        if self._httpd is None:
+        """Drop any delayed answer, shut the server down and close its socket."""
+        if self._server is None:
             return
-        self._httpd.shutdown()
-        self._httpd.server_close()
+        if self._loop is not None and self._stopping is not None:
+            self._loop.call_soon_threadsafe(self._stopping.set)
+        self._server.should_exit = True
         if self._thread is not None:
-            self._thread.join(timeout=5)
-        self._httpd = None
+            self._thread.join(timeout=10)
+        self._server = None
         self._thread = None
 
     def __enter__(self) -> "FakeModelServer":
@@ -426,6 +438,15 @@ class FakeModelServer:
         }
         settings.update(overrides)
         return settings
+
+    def environment(self) -> dict[str, str]:
+        """The same settings as environment variables, for a server process."""
+        return {
+            "AGENT": "openai",
+            "OPENAI_BASE_URL": self.base_url,
+            "OPENAI_API_KEY": "test-key",
+            "OPENAI_MODEL": self.model_name,
+        }
 
     # -- the script and what was received --------------------------------------------------
 
@@ -456,15 +477,23 @@ class FakeModelServer:
         with self._lock:
             return self._unscripted
 
+    @property
+    def disconnected(self) -> int:
+        """Requests whose client hung up before its delayed answer was sent."""
+        with self._lock:
+            return self._disconnected
+
     def _next_reply(
         self, path: str, headers: dict[str, str], body: dict[str, Any]
     ) -> ModelReply | None:
         with self._lock:
             self._received.append(ModelRequest(path=path, headers=headers, body=body))
-            if not self._script:
-                self._unscripted += 1
-                return None
-            return self._script.pop(0)
+            if self._script:
+                return self._script.pop(0)
+            if self.default_reply is not None:
+                return self.default_reply
+            self._unscripted += 1
+            return None
 
     def _new_id(self, prefix: str) -> str:
         with self._lock:
@@ -473,37 +502,75 @@ class FakeModelServer:
 
     # -- answering -------------------------------------------------------------------------
 
-    def _answer(
-        self, handler: BaseHTTPRequestHandler, reply: ModelReply | None, body: dict[str, Any]
-    ) -> None:
+    async def _endpoint(self, request: Request) -> Response:
+        if request.url.path != CHAT_COMPLETIONS_PATH:
+            return self._error(404, f"Unknown path {request.url.path}", "not_found")
+        raw = await request.body()
+        try:
+            body = json.loads(raw)
+        except json.JSONDecodeError:
+            return self._error(400, "The body is not valid JSON.")
+        headers = {name.lower(): value for name, value in request.headers.items()}
+        reply = self._next_reply(request.url.path, headers, body)
         if reply is None:
             message = "The fake model's script is exhausted."
-            self._send_error(handler, 500, message, headers={"x-should-retry": "false"})
-            return
-        if reply.delay_s and self._stopping.wait(reply.delay_s):
-            handler.close_connection = True  # stopped while hanging: drop it unanswered
-            return
+            return self._error(500, message, headers={"x-should-retry": "false"})
+        if reply.delay_s and not await self._wait(request, reply.delay_s):
+            return Response(status_code=499)  # nobody is listening any more
         if reply.error is not None:
-            self._send_json(handler, reply.status, {"error": reply.error}, reply.headers)
-            return
+            return self._json(reply.status, {"error": reply.error}, reply.headers)
+        completion = self._completion(reply, body)
         if body.get("stream"):
-            self._send_stream(handler, self._completion(reply, body))
-            return
-        self._send_json(handler, 200, self._completion(reply, body), reply.headers)
+            include_usage = bool((body.get("stream_options") or {}).get("include_usage"))
+            return StreamingResponse(
+                _iterate_bytes(self._stream_events(completion, include_usage)),
+                media_type="text/event-stream",
+            )
+        return self._json(200, completion, reply.headers)
 
-    def _send_stream(self, handler: BaseHTTPRequestHandler, completion: dict[str, Any]) -> None:
+    async def _wait(self, request: Request, seconds: float) -> bool:
+        """Sleep `seconds`; False when the client hung up or the server stops meanwhile."""
+        assert self._stopping is not None
+
+        async def client_gone() -> None:
+            while (await request.receive())["type"] != "http.disconnect":
+                pass
+
+        waits = {
+            asyncio.ensure_future(asyncio.sleep(seconds)): "slept",
+            asyncio.ensure_future(client_gone()): "gone",
+            asyncio.ensure_future(self._stopping.wait()): "stopping",
+        }
+        done, pending = await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
+        for task in pending:
+            task.cancel()
+        outcome = waits[done.pop()]
+        if outcome == "gone":
+            with self._lock:
+                self._disconnected += 1
+        return outcome == "slept"
+
+    def _stream_events(self, completion: dict[str, Any], include_usage: bool) -> list[bytes]:
         """The same completion as OpenAI streams it: `chat.completion.chunk` events, text in
         small pieces, each tool call's arguments in two fragments, then `data: [DONE]`."""
         choice = completion["choices"][0]
         message = choice["message"]
 
-        def chunk(delta: dict[str, Any], finish_reason: str | None = None) -> bytes:
+        def chunk(
+            delta: dict[str, Any] | None, finish_reason: str | None = None, **extra: Any
+        ) -> bytes:
+            choices = (
+                []
+                if delta is None
+                else [{"index": 0, "delta": delta, "finish_reason": finish_reason}]
+            )
             event = {
                 "id": completion["id"],
                 "object": "chat.completion.chunk",
                 "created": completion["created"],
                 "model": completion["model"],
-                "choices": [{"index": 0, "delta": delta, "finish_reason": finish_reason}],
+                "choices": choices,
+                **extra,
             }
             return f"data: {json.dumps(event)}\n\n".encode()
 
@@ -526,18 +593,10 @@ class FakeModelServer:
             tail = {"arguments": arguments[half:]}
             events.append(chunk({"tool_calls": [{"index": index, "function": tail}]}))
         events.append(chunk({}, choice["finish_reason"]))
+        if include_usage:  # OpenAI's last chunk: no choices, the whole call's usage
+            events.append(chunk(None, usage=completion["usage"]))
         events.append(b"data: [DONE]\n\n")
-        try:
-            handler.send_response(200)
-            handler.send_header("Content-Type", "text/event-stream")
-            handler.send_header("Connection", "close")  # the end of the body ends the stream
-            handler.end_headers()
-            for event in events:
-                handler.wfile.write(event)
-                handler.wfile.flush()
-            handler.close_connection = True
-        except (BrokenPipeError, ConnectionResetError):
-            pass
+        return events
 
     def _completion(self, reply: ModelReply, body: dict[str, Any]) -> dict[str, Any]:
         """A `chat.completion` object as OpenAI sends it."""
@@ -573,29 +632,25 @@ class FakeModelServer:
             },
         }
 
-    def _send_error(
+    def _error(
         self,
-        handler: BaseHTTPRequestHandler,
         status: int,
         message: str,
         error_type: str = "invalid_request_error",
         headers: dict[str, str] | None = None,
-    ) -> None:
+    ) -> Response:
         error = {"message": message, "type": error_type, "param": None, "code": None}
-        self._send_json(handler, status, {"error": error}, headers or {})
+        return self._json(status, {"error": error}, headers or {})
 
-    def _send_json(
-        self, handler: BaseHTTPRequestHandler, status: int, payload: object, headers: dict[str, str]
-    ) -> None:
-        data = json.dumps(payload).encode()
-        try:
-            handler.send_response(status)
-            handler.send_header("Content-Type", "application/json")
-            handler.send_header("Content-Length", str(len(data)))
-            handler.send_header("x-request-id", self._new_id("req_fake"))
-            for name, value in headers.items():
-                handler.send_header(name, value)
-            handler.end_headers()
-            handler.wfile.write(data)
-        except (BrokenPipeError, ConnectionResetError):
-            pass  # the client gave up (its time-out) before the answer came
+    def _json(self, status: int, payload: object, headers: dict[str, str]) -> Response:
+        return Response(
+            json.dumps(payload),
+            status_code=status,
+            media_type="application/json",
+            headers={"x-request-id": self._new_id("req_fake"), **headers},
+        )
+
+
+async def _iterate_bytes(chunks: list[bytes]) -> AsyncIterator[bytes]:
+    for piece in chunks:
+        yield piece

@@ -41,6 +41,9 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_file=".env", extra="ignore", frozen=True)
 
     database_url: str = "sqlite:///./data/todo.db"
+    # Connections per process: a chat turn holds one only for its short database steps.
+    database_pool_size: int = Field(default=10, ge=1, le=1000)
+    database_max_overflow: int = Field(default=20, ge=0, le=1000)
     app_env: Literal["development", "production"] = "development"
 
     auth_jwt_secret: SecretStr | None = None

@@ -23,20 +23,36 @@ def _enable_sqlite_pragmas(dbapi_connection, _record) -> None:
     cursor.close()
 
 
-def make_engine(database_url: str) -> Engine:
-    """Build the engine for a (normalised) URL; SQLite files get their folder created."""
+DEFAULT_POOL_SIZE = 10
+DEFAULT_MAX_OVERFLOW = 20
+
+
+def make_engine(
+    database_url: str,
+    *,
+    pool_size: int = DEFAULT_POOL_SIZE,
+    max_overflow: int = DEFAULT_MAX_OVERFLOW,
+) -> Engine:
+    """Build the engine for a (normalised) URL; SQLite files get their folder created.
+
+    The pool can stay small even with hundreds of chat turns in flight: a turn holds a
+    connection only for its short database steps, never while its model thinks."""
     url = make_url(database_url)
+    pool = {"pool_size": pool_size, "max_overflow": max_overflow}
     if url.get_backend_name() == "sqlite":
-        if url.database and url.database != ":memory:":
+        if url.database in (None, "", ":memory:"):
+            pool = {}  # one connection's database: SQLAlchemy's single-connection pool
+        else:
             Path(url.database).parent.mkdir(parents=True, exist_ok=True)
         engine = create_engine(
             url,
             connect_args={"check_same_thread": False, "timeout": SQLITE_BUSY_TIMEOUT_MS / 1000},
+            **pool,
         )
         event.listen(engine, "connect", _enable_sqlite_pragmas)
         return engine
     # pre-ping replaces connections the server dropped (restart, idle timeout, Neon suspend).
-    return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
+    return create_engine(url, pool_pre_ping=True, **pool)
 
 
 async def get_session(request: Request) -> AsyncIterator[Session]:

@@ -17,11 +17,13 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match
 from starlette.types import Scope
 
+from backend.app.agent.base import is_async_agent
 from backend.app.agent.factory import build_agent
 from backend.app.auth.router import router as auth_router
 from backend.app.auth.security import TokenVerifier
 from backend.app.chat.rate_limit import ChatRateLimiter
 from backend.app.chat.router import router as chat_router
+from backend.app.chat.service import ChatTurns
 from backend.app.config import ConfigError, Settings, load_settings
 from backend.app.conversations.router import router as conversations_router
 from backend.app.db import make_engine
@@ -45,19 +47,30 @@ In development, get a token from `POST /api/auth/dev-token`.
 def create_app(settings: Settings | None = None) -> FastAPI:
     """Build an app for these settings (read from the environment when not given)."""
     settings = settings or load_settings()
-    engine = make_engine(settings.database_url)
+    engine = make_engine(
+        settings.database_url,
+        pool_size=settings.database_pool_size,
+        max_overflow=settings.database_max_overflow,
+    )
 
     @asynccontextmanager
-    async def lifespan(_app: FastAPI):
-        async with mcp_endpoint.run():  # the MCP transport's task group lives with the app
-            yield
-        engine.dispose()
+    async def lifespan(app: FastAPI):
+        # The agent (its model client and connection pool) lives as long as the app serves.
+        agent = build_agent(settings)
+        app.state.chat_turns = ChatTurns(settings, engine, agent)
+        try:
+            async with mcp_endpoint.run():  # the MCP transport's task group lives with the app
+                yield
+            await app.state.chat_turns.shutdown()  # running turns get a short grace period
+        finally:
+            if is_async_agent(agent):
+                await agent.aclose()
+            engine.dispose()
 
     app = FastAPI(title="Todo Chat", version="0.1.0", description=DESCRIPTION, lifespan=lifespan)
     app.state.settings = settings
     app.state.engine = engine
     app.state.token_verifier = TokenVerifier(settings)
-    app.state.agent = build_agent(settings)
     app.state.chat_rate_limiter = ChatRateLimiter(settings)
 
     app.add_middleware(

@@ -236,7 +236,7 @@ def test_a_streamed_turn_tells_the_tool_call_and_the_answer(
     assert "".join(data["text"] for name, data in events if name == "delta") == done["response"]
     assert done["response"] == "I added 'Buy bread' to your list."
     assert events[1][1] == done["tool_calls"][0]
-    assert events[0][1] == {"conversation_id": done["conversation_id"]}
+    assert events[0][1] == {"conversation_id": done["conversation_id"], "turn_id": done["turn_id"]}
     assert [t["title"] for t in tasks(client)] == ["Buy bread"]
     stored = messages(client, done["conversation_id"])
     assert [m["role"] for m in stored] == ["user", "assistant"]
@@ -261,9 +261,7 @@ def test_a_failing_model_is_a_502_that_keeps_the_user_message(
     conversation_id = body["conversation_id"]
     assert len(fake_model.requests) == ATTEMPTS  # every attempt of the SDK failed
     stored = messages(client, conversation_id)
-    assert [(m["role"], m["content"]) for m in stored] == [
-        ("user", "Add a task to buy groceries")
-    ]
+    assert [(m["role"], m["content"]) for m in stored] == [("user", "Add a task to buy groceries")]
     assert tasks(client) == []
 
     # The next turn works and continues the same conversation.
@@ -285,9 +283,7 @@ def test_a_failing_model_is_a_502_that_keeps_the_user_message(
     ]
 
 
-def test_a_passing_server_error_is_retried(
-    client: TestClient, fake_model: FakeModelServer
-) -> None:
+def test_a_passing_server_error_is_retried(client: TestClient, fake_model: FakeModelServer) -> None:
     fake_model.push(server_error(503, retry_after_ms=10), answer("Hello again!"))
 
     response = chat(client, "Hi")
@@ -310,16 +306,22 @@ def test_a_model_refusing_the_request_is_a_502(
     assert len(fake_model.requests) == 1
 
 
-def test_a_retry_that_would_end_past_the_time_out_is_not_made(
+def test_a_retry_wait_past_the_deadline_ends_the_turn_at_the_deadline(
     make_openai_app: Callable[..., FastAPI], fake_model: FakeModelServer
 ) -> None:
+    # The SDK's own retry policy waits as the server's Retry-After says; the turn's deadline
+    # bounds that wait too, and the user message stays for the next try.
     fake_model.push(server_error(429, "Rate limit reached.", retry_after_ms=60_000))
-    with TestClient(make_openai_app(agent_timeout_s=5)) as client:
+    with TestClient(make_openai_app(agent_timeout_s=1)) as client:
+        started = time.monotonic()
         response = chat(client, "Hi")
+        elapsed = time.monotonic() - started
 
-    assert response.status_code == 502
-    assert "429" in response.json()["detail"]
-    assert len(fake_model.requests) == 1
+        assert response.status_code == 504
+        assert 1 <= elapsed < 3
+        assert len(fake_model.requests) == 1
+        stored = messages(client, response.json()["conversation_id"])
+        assert [m["role"] for m in stored] == ["user"]
 
 
 def test_an_unreachable_model_server_is_a_502(
@@ -350,6 +352,11 @@ def test_a_model_that_hangs_is_a_504_within_the_time_out(
         conversation_id = body["conversation_id"]
         # The time-out bounds the whole turn, retries included (not 3 × 1 s plus back-off).
         assert elapsed < 2.5
+        # ... and cancels the model call: its connection is closed, not left waiting.
+        deadline = time.monotonic() + 2
+        while fake_model.disconnected < 1 and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert fake_model.disconnected == 1
         stored = messages(client, conversation_id)
         assert [(m["role"], m["content"]) for m in stored] == [
             ("user", "Add a task to buy groceries")
@@ -514,9 +521,10 @@ def test_a_conversation_continues_across_a_restart(
         first = chat(before, "Add water the plants").json()
 
     # A new app instance (another process, or the same after a restart) on the same database.
-    with FakeModelServer() as other_model, TestClient(
-        make_app(**other_model.app_settings())
-    ) as after:
+    with (
+        FakeModelServer() as other_model,
+        TestClient(make_app(**other_model.app_settings())) as after,
+    ):
         other_model.push(answer("You asked me to add 'Water the plants'."))
         response = chat(after, "What did I ask you?", first["conversation_id"])
 

@@ -25,7 +25,7 @@ from tests.servers import running_server
 ALICE = auth("alice")
 BOB = auth("bob")
 EVENT_STREAM = {"Accept": "text/event-stream"}
-ANSWER_KEYS = {"conversation_id", "response", "tool_calls", "message_id"}
+ANSWER_KEYS = {"conversation_id", "response", "tool_calls", "message_id", "turn_id"}
 # FakeModelServer streams a scripted answer's text four characters per chunk.
 FAKE_CHUNK = 4
 
@@ -106,7 +106,7 @@ def check_turn(events: list[Event], *, strict_order: bool = True) -> dict:
     assert re.fullmatch(f"start{middle} done", names), names
     start, done = events[0].data, events[-1].data
     assert set(done) == ANSWER_KEYS
-    assert start == {"conversation_id": done["conversation_id"]}
+    assert start == {"conversation_id": done["conversation_id"], "turn_id": done["turn_id"]}
     assert all(set(e.data) == {"text"} and e.data["text"] for e in events if e.name == "delta")
     assert "".join(deltas(events)) == done["response"]
     assert [e.data for e in events if e.name == "tool_call"] == done["tool_calls"]
@@ -328,14 +328,12 @@ def test_a_streamed_openai_turn_stores_what_a_json_turn_stores(
     fake_model.push(*script)
     answer_ = json_chat(openai_client, "What's on my list?")
 
-    assert {**done, "conversation_id": 0, "message_id": 0} == {
-        **answer_,
-        "conversation_id": 0,
-        "message_id": 0,
-    }
+    ids = {"conversation_id": 0, "message_id": 0, "turn_id": ""}
+    assert done["turn_id"] != answer_["turn_id"]
+    assert {**done, **ids} == {**answer_, **ids}
     streamed = messages(openai_client, done["conversation_id"])
     assert comparable(streamed) == comparable(messages(openai_client, answer_["conversation_id"]))
-    assert [request["stream"] for request in fake_model.requests] == [True, True, False, False]
+    assert [r.get("stream", False) for r in fake_model.requests] == [True, True, False, False]
 
 
 def test_a_model_failing_mid_turn_streams_an_error_and_keeps_the_user_message(

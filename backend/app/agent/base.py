@@ -1,10 +1,19 @@
-"""What every agent is: given the new message, the recent history and a tool runner, a reply."""
+"""What every agent is: given the new message, the recent history and the tools, a reply.
 
+Two kinds, by what they wait on:
+- a `SyncAgent` (the built-in rules agent) only computes: the turn runs it in one worker-thread
+  hop, its tool calls sharing one short session;
+- an `AsyncAgent` (the model loop) waits on a model: it is awaited on the event loop, holding no
+  thread and no database connection while the model thinks; each tool call is its own short
+  thread hop and session (`AsyncToolRunner`).
+"""
+
+import inspect
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from backend.app.agent.tools import ToolRunner
+from backend.app.agent.tools import AsyncToolRunner, ToolRunner
 
 
 @dataclass(frozen=True)
@@ -16,6 +25,15 @@ class HistoryMessage:
     tool_calls: list[dict[str, Any]] | None = None
 
 
+@dataclass
+class AgentReply:
+    """What an agent answered: the text, and the model's token counts when a model was called
+    (`{"model", "prompt_tokens", "completion_tokens", "total_tokens"}`, summed over the turn)."""
+
+    text: str
+    usage: dict[str, Any] | None = None
+
+
 class AgentError(Exception):
     """The agent (or its model) failed; the turn answers 502."""
 
@@ -24,7 +42,7 @@ class AgentTimeout(AgentError):
     """The agent (or its model) took too long; the turn answers 504."""
 
 
-class Agent(Protocol):
+class SyncAgent(Protocol):
     def run(
         self,
         message: str,
@@ -35,8 +53,33 @@ class Agent(Protocol):
     ) -> str:
         """Answer `message`, calling `tools(name, arguments)` as needed; return the reply text.
 
-        An agent that produces its text piece by piece (a streaming model) passes each piece to
-        `on_delta` as it arrives; one that does not may ignore it (the turn then streams the
-        finished text in pieces).
+        Quick and offline: it may ignore `on_delta` (the turn then streams the finished text in
+        pieces).
         """
         ...
+
+
+class AsyncAgent(Protocol):
+    async def run(
+        self,
+        message: str,
+        history: Sequence[HistoryMessage],
+        tools: AsyncToolRunner,
+        *,
+        on_delta: Callable[[str], None] | None = None,
+    ) -> AgentReply:
+        """Answer `message`, awaiting `tools(name, arguments)` as needed. With `on_delta` the
+        model is streamed and each piece of text is passed on as it arrives."""
+        ...
+
+    async def aclose(self) -> None:
+        """Close the model client (its HTTP connection pool); called on shutdown."""
+        ...
+
+
+Agent = SyncAgent | AsyncAgent
+
+
+def is_async_agent(agent: Agent) -> bool:
+    """Whether the agent waits on something (awaited) or only computes (run in a thread)."""
+    return inspect.iscoroutinefunction(agent.run)

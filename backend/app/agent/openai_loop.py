@@ -1,37 +1,43 @@
-"""The model-driven agent: the OpenAI SDK's chat-completions tool-calling loop.
+"""The model-driven agent: the OpenAI SDK's chat-completions tool-calling loop, asynchronous.
 
 Works with OpenAI and any server speaking the same wire format (Ollama, vLLM, LiteLLM, Gemini's
-OpenAI endpoint) through OPENAI_BASE_URL. The whole turn has one deadline (AGENT_TIMEOUT_S): each
-model call, and each retry of it, gets what is left of it.
+OpenAI endpoint) through OPENAI_BASE_URL. A turn waiting on its model is a coroutine parked on a
+socket: it holds no worker thread and no database connection (each tool call is a short thread
+hop with its own session), so hundreds of turns can wait on a slow model at once.
+
+The whole turn has one deadline (AGENT_TIMEOUT_S), enforced with `asyncio.timeout`, which also
+cancels the model call in flight and closes its connection. Retries are the SDK's own policy
+(statuses, Retry-After, back-off); the deadline bounds them too.
 """
 
+import asyncio
 import json
 import logging
-import random
-import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+import httpx
 import openai
 from openai.types.chat import ChatCompletionMessage
+from openai.types.completion_usage import CompletionUsage
 
-from backend.app.agent.base import AgentError, AgentTimeout, HistoryMessage
+from backend.app.agent.base import AgentError, AgentReply, AgentTimeout, HistoryMessage
 from backend.app.agent.prompts import SYSTEM_PROMPT
-from backend.app.agent.tools import TOOLS, ToolRunner
+from backend.app.agent.tools import TOOLS, AsyncToolRunner
 from backend.app.config import Settings
 
 logger = logging.getLogger(__name__)
 
-MAX_RETRIES = 2
-# The SDK's retry policy (statuses, back-off), applied by the loop itself: see _create.
-RETRY_STATUSES = frozenset({408, 409, 429})  # and every 5xx
-FIRST_RETRY_DELAY_S = 0.5
+MAX_RETRIES = 2  # the SDK's default, stated here because tests count the attempts
+# One client per app serves every turn: its pool must take hundreds of calls waiting at once.
+MAX_MODEL_CONNECTIONS = 1000
+MAX_IDLE_MODEL_CONNECTIONS = 100
 # Local servers (Ollama, vLLM) need no key, but the SDK insists on one.
 PLACEHOLDER_API_KEY = "not-needed"
+PARAGRAPH = "\n\n"  # between texts the model wrote in different rounds of one turn
 # Said when the model answers nothing (an empty content, or tool calls after its last round):
 # an assistant message is never blank.
-PARAGRAPH = "\n\n"  # between texts the model wrote in different rounds of one turn
 NO_ANSWER = "Sorry, I could not put an answer together. Please check your tasks and try again."
 
 
@@ -70,34 +76,23 @@ def history_to_messages(history: Sequence[HistoryMessage]) -> list[dict[str, Any
     return messages
 
 
-def _retry_delay(
-    exc: openai.APIConnectionError | openai.APIStatusError, attempt: int
-) -> float | None:
-    """Seconds to wait before retrying this failure (the server's Retry-After first), or None
-    when it is not worth retrying; whether the wait fits in the deadline is the caller's call."""
-    if isinstance(exc, openai.APIStatusError):
-        headers = exc.response.headers
-        should_retry = headers.get("x-should-retry")
-        if should_retry == "false":
-            return None
-        if should_retry != "true" and not (
-            exc.status_code in RETRY_STATUSES or exc.status_code >= 500
-        ):
-            return None
-        for header, scale in (("retry-after-ms", 0.001), ("retry-after", 1.0)):
-            try:
-                delay = float(headers.get(header, "")) * scale
-            except ValueError:
-                continue
-            if delay > 0:
-                return delay
-    return FIRST_RETRY_DELAY_S * 2**attempt * (1 - 0.25 * random.random())
-
-
-def _agent_error(exc: openai.APIStatusError | openai.APIConnectionError) -> AgentError:
+def model_failure(exc: openai.OpenAIError) -> AgentError:
+    """The SDK's error as the sentence the user gets (after the SDK's own retries)."""
+    if isinstance(exc, openai.APITimeoutError):
+        return AgentTimeout("the model did not answer in time")
+    if isinstance(exc, openai.AuthenticationError | openai.PermissionDeniedError):
+        # Permanent until someone fixes the configuration: say so, not "try again".
+        return AgentError(
+            f"the model server rejected the API key ({exc.status_code}); "
+            "check OPENAI_API_KEY and OPENAI_BASE_URL"
+        )
+    if isinstance(exc, openai.NotFoundError):
+        return AgentError("the model server does not know this model (404); check OPENAI_MODEL")
     if isinstance(exc, openai.APIStatusError):
         return AgentError(f"the model server answered {exc.status_code}")
-    return AgentError("the model server could not be reached")
+    if isinstance(exc, openai.APIConnectionError):
+        return AgentError("the model server could not be reached")
+    return AgentError(f"the model call failed: {type(exc).__name__}")
 
 
 @dataclass
@@ -113,9 +108,10 @@ class _Reply:
 
     content: str = ""
     tool_calls: list[_ModelCall] = field(default_factory=list)
+    usage: CompletionUsage | None = None
 
     @classmethod
-    def of(cls, message: ChatCompletionMessage) -> "_Reply":
+    def of(cls, message: ChatCompletionMessage, usage: CompletionUsage | None) -> "_Reply":
         return cls(
             content=message.content or "",
             tool_calls=[
@@ -123,6 +119,7 @@ class _Reply:
                 for call in message.tool_calls or []
                 if call.type == "function"
             ],
+            usage=usage,
         )
 
     def as_message(self) -> dict[str, Any]:
@@ -141,6 +138,35 @@ class _Reply:
         }
 
 
+@dataclass
+class _Usage:
+    """The model's own token counts, summed over the turn's calls."""
+
+    model: str
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    total_tokens: int = 0
+    counted: bool = False
+
+    def add(self, usage: CompletionUsage | None) -> None:
+        if usage is None:
+            return
+        self.counted = True
+        self.prompt_tokens += usage.prompt_tokens or 0
+        self.completion_tokens += usage.completion_tokens or 0
+        self.total_tokens += usage.total_tokens or 0
+
+    def as_dict(self) -> dict[str, Any] | None:
+        if not self.counted:
+            return None  # a server that reports no usage: unknown, not zero
+        return {
+            "model": self.model,
+            "prompt_tokens": self.prompt_tokens,
+            "completion_tokens": self.completion_tokens,
+            "total_tokens": self.total_tokens,
+        }
+
+
 def _parse_arguments(raw: str | None) -> tuple[dict[str, Any], str | None]:
     """The model's JSON arguments, or an error sentence the model gets back as the result."""
     try:
@@ -153,35 +179,61 @@ def _parse_arguments(raw: str | None) -> tuple[dict[str, Any], str | None]:
 
 
 class OpenAIAgent:
+    """The tool loop over one `AsyncOpenAI` client, made with the app and closed on shutdown."""
+
     def __init__(self, settings: Settings) -> None:
         api_key = settings.openai_api_key.get_secret_value() if settings.openai_api_key else None
-        self._client = openai.OpenAI(
+        self._client = openai.AsyncOpenAI(
             api_key=api_key or PLACEHOLDER_API_KEY,
             base_url=settings.openai_base_url,
             timeout=settings.agent_timeout_s,
-            # The loop retries, not the SDK: the SDK would give every retry the first call's
-            # time-out again (a timed-out call is retried twice more) and sleep past the deadline.
-            max_retries=0,
+            max_retries=MAX_RETRIES,
+            http_client=openai.DefaultAsyncHttpxClient(
+                limits=httpx.Limits(
+                    max_connections=MAX_MODEL_CONNECTIONS,
+                    max_keepalive_connections=MAX_IDLE_MODEL_CONNECTIONS,
+                )
+            ),
         )
         self._model = settings.openai_model
         self._timeout_s = settings.agent_timeout_s
         self._max_rounds = settings.agent_max_tool_rounds
         self._tools = [tool.openai_definition() for tool in TOOLS.values()]
 
-    def run(
+    async def aclose(self) -> None:
+        await self._client.close()
+
+    async def run(
         self,
         message: str,
         history: Sequence[HistoryMessage],
-        tools: ToolRunner,
+        tools: AsyncToolRunner,
         *,
         on_delta: Callable[[str], None] | None = None,
-    ) -> str:
+    ) -> AgentReply:
         """The tool loop; with `on_delta` the model is streamed and its text passed on live.
 
         The reply is all the text the model wrote in the turn (usually only the last round's),
         so the streamed pieces always concatenate to exactly the stored reply.
         """
-        deadline = time.monotonic() + self._timeout_s
+        usage = _Usage(self._model)
+        try:
+            async with asyncio.timeout(self._timeout_s):
+                text = await self._loop(message, history, tools, on_delta, usage)
+        except TimeoutError:
+            raise AgentTimeout(f"no answer within {self._timeout_s:g} s") from None
+        except openai.OpenAIError as exc:
+            raise model_failure(exc) from None
+        return AgentReply(text=text, usage=usage.as_dict())
+
+    async def _loop(
+        self,
+        message: str,
+        history: Sequence[HistoryMessage],
+        tools: AsyncToolRunner,
+        on_delta: Callable[[str], None] | None,
+        usage: _Usage,
+    ) -> str:
         messages: list[dict[str, Any]] = [
             {"role": "system", "content": SYSTEM_PROMPT},
             *history_to_messages(history),
@@ -191,7 +243,11 @@ class OpenAIAgent:
         for round_number in range(self._max_rounds + 1):
             # The round after the last allowed one asks for a final answer without tools.
             offer_tools = round_number < self._max_rounds
-            reply = self._complete(messages, deadline, offer_tools, on_delta, bool(texts))
+            if on_delta is None:
+                reply = await self._complete(messages, offer_tools)
+            else:
+                reply = await self._stream(messages, offer_tools, on_delta, bool(texts))
+            usage.add(reply.usage)
             if reply.content.strip():
                 texts.append(reply.content)
             if not reply.tool_calls or not offer_tools:
@@ -200,7 +256,7 @@ class OpenAIAgent:
             for call in reply.tool_calls:
                 arguments, problem = _parse_arguments(call.arguments)
                 if problem is None:
-                    result = tools(call.name, arguments)
+                    result = await tools(call.name, arguments)
                 else:
                     result = {"error": problem}
                     tools.record(call.name, arguments, result)
@@ -209,40 +265,53 @@ class OpenAIAgent:
                 )
         return PARAGRAPH.join(texts) if texts else NO_ANSWER
 
-    def _complete(
+    def _request(self, messages: list[dict[str, Any]], offer_tools: bool) -> dict[str, Any]:
+        return {
+            "model": self._model,
+            "messages": messages,
+            "tools": self._tools,
+            "tool_choice": "auto" if offer_tools else "none",
+        }
+
+    async def _complete(self, messages: list[dict[str, Any]], offer_tools: bool) -> _Reply:
+        try:
+            response = await self._client.chat.completions.create(
+                **self._request(messages, offer_tools)
+            )
+        except ValueError:  # the SDK decoding a body that is not JSON
+            raise AgentError("the model's answer was not valid JSON") from None
+        # A server that is not quite OpenAI-compatible (or a proxy's error page served with
+        # 200) hands the SDK anything; it is the model failing, not a crash of ours.
+        choices = getattr(response, "choices", None)
+        if not isinstance(choices, list) or not choices:
+            raise AgentError("the model returned no choices")
+        message = getattr(choices[0], "message", None)
+        if not isinstance(message, ChatCompletionMessage):
+            raise AgentError("the model's answer was not a chat completion")
+        usage = getattr(response, "usage", None)
+        return _Reply.of(message, usage if isinstance(usage, CompletionUsage) else None)
+
+    async def _stream(
         self,
         messages: list[dict[str, Any]],
-        deadline: float,
         offer_tools: bool,
-        on_delta: Callable[[str], None] | None,
+        on_delta: Callable[[str], None],
         after_text: bool,
     ) -> _Reply:
-        if on_delta is None:
-            response = self._create(messages, deadline, offer_tools=offer_tools, stream=False)
-            # A server that is not quite OpenAI-compatible (or a proxy's error page served with
-            # 200) hands the SDK anything; it is the model failing, not a crash of ours.
-            choices = getattr(response, "choices", None)
-            if not isinstance(choices, list) or not choices:
-                raise AgentError("the model returned no choices")
-            message = getattr(choices[0], "message", None)
-            if not isinstance(message, ChatCompletionMessage):
-                raise AgentError("the model's answer was not a chat completion")
-            return _Reply.of(message)
-        stream = self._create(messages, deadline, offer_tools=offer_tools, stream=True)
-        return self._read_stream(stream, deadline, on_delta, after_text)
-
-    def _read_stream(
-        self, stream, deadline: float, on_delta: Callable[[str], None], after_text: bool
-    ) -> _Reply:
         """Assemble a streamed answer: text goes to `on_delta` as it comes, tool calls are
-        put together from their indexed fragments."""
+        put together from their indexed fragments, the usage comes in the last chunk."""
         reply = _Reply()
         calls: dict[int, _ModelCall] = {}
         try:
-            with stream:
-                for chunk in stream:
-                    if time.monotonic() > deadline:
-                        raise AgentTimeout(f"the model did not finish within {self._timeout_s:g} s")
+            stream = await self._client.chat.completions.create(
+                **self._request(messages, offer_tools),
+                stream=True,
+                stream_options={"include_usage": True},
+            )
+            async with stream:
+                async for chunk in stream:
+                    if chunk.usage is not None:
+                        reply.usage = chunk.usage
                     if not chunk.choices:
                         continue
                     delta = chunk.choices[0].delta
@@ -262,46 +331,11 @@ class OpenAIAgent:
                         if fragment.function is not None:
                             call.name += fragment.function.name or ""
                             call.arguments += fragment.function.arguments or ""
-        except openai.APITimeoutError:
-            raise AgentTimeout(f"the model did not finish within {self._timeout_s:g} s") from None
-        except (openai.APIError, OSError) as exc:
+        except (openai.APIStatusError, openai.APIConnectionError):
+            raise  # the request itself failed (after the SDK's retries): model_failure says it
+        except (openai.APIError, httpx.HTTPError, OSError, ValueError) as exc:
             raise AgentError(f"the model's stream broke off ({type(exc).__name__})") from None
         reply.tool_calls = [calls[index] for index in sorted(calls)]
         for number, call in enumerate(reply.tool_calls):
             call.id = call.id or f"call_{number}"
         return reply
-
-    def _create(
-        self, messages: list[dict[str, Any]], deadline: float, *, offer_tools: bool, stream: bool
-    ):
-        """One model call, retried as the SDK would retry it, but only while the deadline allows."""
-        attempt = 0
-        while True:
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                raise AgentTimeout(f"no answer within {self._timeout_s:g} s")
-            try:
-                return self._client.chat.completions.create(
-                    model=self._model,
-                    messages=messages,
-                    tools=self._tools,
-                    tool_choice="auto" if offer_tools else "none",
-                    timeout=remaining,
-                    stream=stream,
-                )
-            except openai.APITimeoutError:
-                # The call had all the time left: there is none for a retry.
-                raise AgentTimeout(
-                    f"the model did not answer within {self._timeout_s:g} s"
-                ) from None
-            except (openai.APIStatusError, openai.APIConnectionError) as exc:
-                delay = _retry_delay(exc, attempt)
-                if delay is None or attempt == MAX_RETRIES or time.monotonic() + delay >= deadline:
-                    raise _agent_error(exc) from None
-                logger.info("model call failed (%s); retrying in %.2f s", exc, delay)
-                time.sleep(delay)
-                attempt += 1
-            except openai.OpenAIError as exc:
-                raise AgentError(f"the model call failed: {type(exc).__name__}") from None
-            except ValueError:  # the SDK decoding a body that is not JSON
-                raise AgentError("the model's answer was not valid JSON") from None

@@ -11,7 +11,9 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any, Literal
 
+import anyio
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from sqlalchemy import Engine
 from sqlmodel import Session
 
 from backend.app.errors import NotFound
@@ -79,9 +81,7 @@ def add_task(context: ToolContext, args: AddTaskArguments) -> dict[str, Any]:
 
 
 def list_tasks(context: ToolContext, args: ListTasksArguments) -> list[dict[str, Any]]:
-    tasks = task_service.list_tasks(
-        context.session, context.user_id, TaskStatus(args.status)
-    )
+    tasks = task_service.list_tasks(context.session, context.user_id, TaskStatus(args.status))
     return [
         {"id": t.id, "title": t.title, "description": t.description, "completed": t.completed}
         for t in tasks
@@ -189,26 +189,53 @@ def execute_tool(context: ToolContext, name: str, arguments: Any) -> Any:
         return {"error": f"{name} failed unexpectedly; nothing was changed"}
 
 
-@dataclass
-class ToolRunner:
-    """Runs tools for one user and records each call, in order, for the reply and the database."""
+@dataclass(kw_only=True)
+class ToolCallLog:
+    """The calls of one turn, in order, for the reply and the database; `on_call` hears each
+    as it completes (the streamed turn emits it as a `tool_call` event)."""
 
-    context: ToolContext
     calls: list[ToolCall] = field(default_factory=list)
-    # Called with each finished call; the streaming chat turn uses it to emit `tool_call` events.
     on_call: Callable[[ToolCall], None] | None = None
 
-    def __call__(self, name: str, arguments: dict[str, Any]) -> Any:
-        result = execute_tool(self.context, name, arguments)
-        # Every tool has committed what it changed; this ends the read that built the result,
-        # so the connection goes back to the pool before the model's next round (see run_agent).
-        self.context.session.rollback()
-        self.record(name, arguments, result)
-        return result
-
     def record(self, name: str, arguments: dict[str, Any], result: Any) -> None:
-        """Record a call that was answered without running (e.g. unparseable arguments)."""
+        """Record a call (also one answered without running, e.g. unparseable arguments)."""
         call = ToolCall(name=name, arguments=arguments, result=result)
         self.calls.append(call)
         if self.on_call is not None:
             self.on_call(call)
+
+
+@dataclass
+class ToolRunner(ToolCallLog):
+    """Runs tools for one user in the caller's thread, on the context's session (the rules
+    agent, whose whole run is one short thread hop)."""
+
+    context: ToolContext
+
+    def __call__(self, name: str, arguments: dict[str, Any]) -> Any:
+        result = execute_tool(self.context, name, arguments)
+        # Every tool has committed what it changed; this ends the read that built the result,
+        # so the connection goes back to the pool at once.
+        self.context.session.rollback()
+        self.record(name, arguments, result)
+        return result
+
+
+@dataclass
+class AsyncToolRunner(ToolCallLog):
+    """Runs tools for one user from async code (the model loop): each call is one worker-thread
+    hop with a session of its own, committed and closed before the model is asked again, so a
+    turn waiting on its model holds neither a thread nor a connection."""
+
+    engine: Engine
+    user_id: str
+
+    async def __call__(self, name: str, arguments: dict[str, Any]) -> Any:
+        # Not abandoned on cancellation: a call that started finishes (and commits) whole.
+        result = await anyio.to_thread.run_sync(self._execute, name, arguments)
+        self.record(name, arguments, result)
+        return result
+
+    def _execute(self, name: str, arguments: dict[str, Any]) -> Any:
+        with Session(self.engine) as session:
+            return execute_tool(ToolContext(session, self.user_id), name, arguments)

@@ -46,7 +46,14 @@ def get_current_user(
     """The caller, who must be the user named in the path (403 otherwise)."""
     if user_id != identity.user_id:
         raise Forbidden("This token belongs to another user.")
-    return auth_service.ensure_user(session, identity)
+    user = auth_service.ensure_user(session, identity)
+    # End the read here: the request may next wait for a worker thread or a model, and an open
+    # transaction would pin a pool connection all that time (with many turns waiting, every
+    # thread then waits for a connection held by a request that waits for a thread). The row,
+    # detached first, keeps its loaded fields.
+    session.expunge(user)
+    session.rollback()
+    return user
 
 
 CurrentUser = Annotated[User, Depends(get_current_user)]

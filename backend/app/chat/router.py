@@ -1,19 +1,23 @@
 """The chat route: one turn of the conversation with the agent, as JSON or as SSE."""
 
+import json
+from collections.abc import AsyncIterator
 from typing import Annotated
 
 from fastapi import APIRouter, Header, Request
-from fastapi.responses import StreamingResponse
+from sse_starlette import EventSourceResponse
 
 from backend.app.auth.dependencies import CurrentUser
-from backend.app.chat import service as chat_service
+from backend.app.chat.events import TurnEvent
 from backend.app.chat.rate_limit import ChatRateLimit
 from backend.app.chat.schemas import ChatError, ChatRequest, ChatResponse
-from backend.app.chat.streaming import replay_events, turn_events
-from backend.app.deps import SessionDep, SettingsDep
+from backend.app.chat.service import ChatTurns
 from backend.app.openapi import COMMON_ERRORS, NOT_FOUND, ErrorResponse
 
 router = APIRouter(prefix="/api/{user_id}", tags=["chat"], responses=COMMON_ERRORS)
+
+# A comment line this often keeps proxies from closing a stream while the model thinks.
+KEEPALIVE_SECONDS = 15
 
 IdempotencyKeyHeader = Annotated[
     str | None,
@@ -26,10 +30,12 @@ IdempotencyKeyHeader = Annotated[
 ]
 
 SSE_DESCRIPTION = (
-    "With `Accept: text/event-stream`: `event: start` {conversation_id}, `event: tool_call` "
-    "ToolCall (each, as it completes), `event: delta` {text} (in order; they concatenate to the "
-    "response), then `event: done` with the JSON answer, or `event: error` {detail, "
-    "conversation_id}."
+    "With `Accept: text/event-stream`: `event: start` {conversation_id, turn_id}, "
+    "`event: tool_call` ToolCall (each, as it completes), `event: delta` {text} (in order; they "
+    "concatenate to the response), then `event: done` with the JSON answer, or `event: error` "
+    "{detail, conversation_id}. Every event has an `id:`, increasing within the turn. The turn "
+    "holds no server thread and no database connection while the model thinks, and finishes "
+    "(and is stored) even if the client disconnects."
 )
 
 
@@ -37,10 +43,30 @@ def wants_event_stream(request: Request) -> bool:
     return "text/event-stream" in request.headers.get("accept", "")
 
 
+def event_stream(events: AsyncIterator[TurnEvent]) -> EventSourceResponse:
+    """A turn's events as Server-Sent Events, with keep-alive pings."""
+
+    async def messages() -> AsyncIterator[dict[str, str]]:
+        async for item in events:  # dicts, so the response's `sep` applies to them
+            yield {
+                "data": json.dumps(item.data, ensure_ascii=False),
+                "event": item.event,
+                "id": str(item.id),
+            }
+
+    return EventSourceResponse(
+        messages(),
+        ping=KEEPALIVE_SECONDS,
+        sep="\n",  # plain LF, as most hand-written SSE parsers expect
+        headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+    )
+
+
 @router.post(
     "/chat",
     summary="Send a message; the assistant answers, using the task tools",
     description=SSE_DESCRIPTION,
+    response_model=ChatResponse,
     responses={
         200: {
             "description": "The answer (JSON), or the turn as Server-Sent Events",
@@ -56,34 +82,14 @@ def wants_event_stream(request: Request) -> bool:
         504: {"model": ChatError, "description": "The agent or its model timed out"},
     },
 )
-def chat(
+async def chat(
     request: Request,
-    session: SessionDep,
-    settings: SettingsDep,
     user: CurrentUser,
     _rate_limit: ChatRateLimit,
     body: ChatRequest,
     idempotency_key: IdempotencyKeyHeader = None,
-) -> ChatResponse:
-    turn = chat_service.begin_turn(
-        session,
-        user.id,
-        body,
-        history_window=settings.chat_history_window,
-        idempotency_key=idempotency_key,
-    )
-    agent = request.app.state.agent
+) -> ChatResponse | EventSourceResponse:
+    turns: ChatTurns = request.app.state.chat_turns
     if wants_event_stream(request):
-        events = (
-            replay_events(turn)
-            if isinstance(turn, ChatResponse)
-            else turn_events(request.app.state.engine, agent, turn)
-        )
-        return StreamingResponse(
-            events,
-            media_type="text/event-stream",
-            headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
-        )
-    if isinstance(turn, ChatResponse):
-        return turn
-    return chat_service.answer_turn(session, agent, turn)
+        return event_stream(await turns.open_stream(user.id, body, idempotency_key))
+    return await turns.answer(user.id, body, idempotency_key)

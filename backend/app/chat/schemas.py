@@ -26,6 +26,9 @@ class ChatResponse(BaseModel):
     response: str
     tool_calls: list[ToolCallPublic]
     message_id: int = Field(description="The id of the stored assistant message.")
+    turn_id: str = Field(
+        description="This turn's id: follow or resume it at /chat/turns/{turn_id}/events."
+    )
 
 
 class ChatError(BaseModel):

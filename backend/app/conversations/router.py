@@ -174,6 +174,9 @@ def export_conversation(
 ) -> StreamingResponse:
     body = conversation_export.stream_export(session.get_bind(), conversation, export_format)
     name = conversation_export.filename(conversation, export_format)
+    # The body reads its batches in short sessions of its own; this one would otherwise keep
+    # its connection until a slow client has downloaded everything.
+    session.close()
     return StreamingResponse(
         body,
         media_type=conversation_export.MEDIA_TYPES[export_format],

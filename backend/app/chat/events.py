@@ -1,0 +1,99 @@
+"""A turn's event log: every event a turn emits is appended here before anyone reads it.
+
+The turn runs as a task of its own and appends `start`, `tool_call`s, `delta`s and `done` (or
+`error`); a streamed response only follows the log. So a client that leaves stops only its own
+reading (the turn finishes and stores its answer), and a follower can start from any event id.
+
+Kept in the process, bounded: at most MAX_TURNS logs, and a finished one is dropped after
+FINISHED_TTL_S (a running one never is).
+"""
+
+import asyncio
+import time
+from collections import OrderedDict
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from typing import Any
+
+FINISHED_TTL_S = 15 * 60
+MAX_TURNS = 10_000
+FINAL_EVENTS = frozenset({"done", "error"})
+
+
+@dataclass(frozen=True)
+class TurnEvent:
+    id: int  # 1, 2, 3 … within the turn
+    event: str
+    data: dict[str, Any]
+
+
+@dataclass
+class TurnLog:
+    """One turn's events, appended by the turn (on the event loop), read by any followers."""
+
+    turn_id: str
+    user_id: str
+    events: list[TurnEvent] = field(default_factory=list)
+    finished_at: float | None = None
+    _changed: asyncio.Event = field(default_factory=asyncio.Event)
+
+    @property
+    def finished(self) -> bool:
+        return self.finished_at is not None
+
+    def append(self, event: str, data: dict[str, Any]) -> TurnEvent:
+        """Add an event; `done` or `error` ends the log (nothing is appended after it)."""
+        if self.finished:
+            raise RuntimeError(f"turn {self.turn_id} has already ended")
+        item = TurnEvent(len(self.events) + 1, event, data)
+        self.events.append(item)
+        if event in FINAL_EVENTS:
+            self.finished_at = time.monotonic()
+        # Wake every follower, and give the next ones a fresh event to wait on.
+        changed, self._changed = self._changed, asyncio.Event()
+        changed.set()
+        return item
+
+    async def follow(self, after: int = 0) -> AsyncIterator[TurnEvent]:
+        """Every event with an id above `after`, then the live ones, until the final event."""
+        position = max(0, after)
+        while True:
+            while position < len(self.events):
+                item = self.events[position]
+                position += 1
+                yield item
+                if item.event in FINAL_EVENTS:
+                    return
+            if self.finished:
+                return
+            await self._changed.wait()
+
+
+class TurnLogs:
+    """The process's turn logs, by turn id (in memory, bounded)."""
+
+    def __init__(self, max_turns: int = MAX_TURNS, finished_ttl_s: float = FINISHED_TTL_S):
+        self._logs: OrderedDict[str, TurnLog] = OrderedDict()
+        self._max_turns = max_turns
+        self._finished_ttl_s = finished_ttl_s
+
+    def open(self, turn_id: str, user_id: str) -> TurnLog:
+        self._forget_old()
+        log = TurnLog(turn_id, user_id)
+        self._logs[turn_id] = log
+        return log
+
+    def get(self, turn_id: str, user_id: str) -> TurnLog | None:
+        """The user's turn log, or None (unknown, expired or another user's: the same)."""
+        self._forget_old()
+        log = self._logs.get(turn_id)
+        return log if log is not None and log.user_id == user_id else None
+
+    def _forget_old(self) -> None:
+        now = time.monotonic()
+        for turn_id, log in list(self._logs.items()):
+            expired = log.finished_at is not None and now - log.finished_at > self._finished_ttl_s
+            if expired or (len(self._logs) >= self._max_turns and log.finished):
+                del self._logs[turn_id]
+            elif len(self._logs) < self._max_turns:
+                break  # oldest first: the rest are younger

@@ -1,0 +1,179 @@
+"""Slow model, everyone else served: bystanders' latency while hundreds of turns wait.
+
+Starts a real server (`python -m uvicorn`, AGENT=openai) on 127.0.0.1 against a fresh SQLite
+file, or BENCH_DATABASE_URL on a local PostgreSQL (its tables are dropped and recreated), and
+an asynchronous fake model that answers every request after BENCH_MODEL_DELAY_S (default 10 s).
+Then, for 0, 100 and 500 turns waiting on that model at once (streamed and JSON alike), another
+user's task list and message page are read one request after another, and the script prints
+their p50/p99 against the idle baseline, the errors, and the server's resident memory.
+
+    .venv/bin/python -m benchmarks.slow_model
+    BENCH_DATABASE_URL=postgresql://postgres@127.0.0.1/bench make bench-slow-model
+    .venv/bin/python -m benchmarks.slow_model --waiting 0,100,500,1000 --kinds streamed
+
+Goal at 500 waiting turns: bystander p99 <= idle p99 + 50 ms, 0 errors, RSS <= 250 MiB.
+Everything is bounded in time; the servers stop with the script. Results: RESULTS.md.
+"""
+
+import argparse
+import asyncio
+import os
+import statistics
+import tempfile
+import time
+
+import httpx
+
+from benchmarks.load import (
+    bearer,
+    benchmark_server,
+    create_database_if_missing,
+    rss_mib,
+    seed,
+    table,
+)
+from benchmarks.pages import prepare_database
+from tests.fakes import FakeModelServer, answer, hang
+
+BYSTANDER = "bench"  # seeded by benchmarks.load.seed: tasks and a 200-message conversation
+SAMPLES = 200
+GOAL_EXTRA_P99_MS = 50
+GOAL_RSS_MIB = 250
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
+
+
+async def one_turn(http: httpx.AsyncClient, number: int, streamed: bool) -> bool:
+    """One chat turn of user `chatter-<n>`; True when it ended with its answer."""
+    user = f"chatter-{number}"
+    headers = bearer(user)
+    body = {"message": f"Slow question number {number}"}
+    try:
+        if not streamed:
+            response = await http.post(f"/api/{user}/chat", json=body, headers=headers)
+            return response.status_code == 200
+        headers["Accept"] = "text/event-stream"
+        last = ""
+        async with http.stream("POST", f"/api/{user}/chat", json=body, headers=headers) as r:
+            async for line in r.aiter_lines():
+                if line.startswith("event:"):
+                    last = line
+        return r.status_code == 200 and last == "event: done"
+    except httpx.HTTPError:
+        return False
+
+
+async def bystander(http: httpx.AsyncClient, conversation_id: int) -> tuple[list[float], int]:
+    """SAMPLES reads of the bystander (task list, message page, alternating): seconds, errors."""
+    paths = [
+        f"/api/{BYSTANDER}/tasks",
+        f"/api/{BYSTANDER}/conversations/{conversation_id}/messages?limit=50",
+    ]
+    took, errors = [], 0
+    for n in range(SAMPLES):
+        started = time.perf_counter()
+        try:
+            response = await http.get(paths[n % 2], headers=bearer(BYSTANDER))
+            errors += response.status_code != 200
+        except httpx.HTTPError:
+            errors += 1
+        took.append(time.perf_counter() - started)
+    return took, errors
+
+
+async def phase(
+    base_url: str, model: FakeModelServer, conversation_id: int, waiting: int, streamed: bool
+) -> dict[str, float]:
+    limits = httpx.Limits(max_connections=waiting + 20, max_keepalive_connections=waiting + 20)
+    timeout = httpx.Timeout(120, pool=None)
+    async with httpx.AsyncClient(base_url=base_url, timeout=timeout, limits=limits) as http:
+        await bystander(http, conversation_id)  # warm connections and caches
+        asked_before = len(model.received)
+        turns = [asyncio.create_task(one_turn(http, n, streamed)) for n in range(waiting)]
+        deadline = time.monotonic() + 60
+        while len(model.received) - asked_before < waiting and time.monotonic() < deadline:
+            await asyncio.sleep(0.05)
+        started = time.monotonic()
+        took, errors = await bystander(http, conversation_id)
+        measured_s = time.monotonic() - started
+        finished = sum(task.done() for task in turns)
+        answered = await asyncio.gather(*turns)
+    return {
+        "p50": statistics.median(took) * 1000,
+        "p99": percentile(took, 0.99) * 1000,
+        "errors": errors,
+        "turn errors": answered.count(False),
+        "finished early": finished,
+        "measured s": measured_s,
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--waiting", default="0,100,500", help="turns waiting at once")
+    parser.add_argument("--kinds", default="streamed,json", help="streamed and/or json")
+    args = parser.parse_args()
+    waiting_counts = [int(n) for n in args.waiting.split(",")]
+    kinds = args.kinds.split(",")
+    delay_s = float(os.environ.get("BENCH_MODEL_DELAY_S", 10))
+
+    url = os.environ.get("BENCH_DATABASE_URL") or f"sqlite:///{tempfile.mkdtemp()}/bench.db"
+    create_database_if_missing(url)
+    prepare_database(url)
+    conversation_id = seed(url)
+    model = FakeModelServer(default_reply=hang(delay_s, answer("Thanks for waiting.")))
+    env = {
+        **model.environment(),
+        "DATABASE_URL": url,
+        "APP_ENV": "development",
+        "CHAT_RATE_LIMIT": "0",
+        "AGENT_TIMEOUT_S": str(delay_s * 6),
+    }
+    rows, baseline_p99, worst = [], None, []
+    with model, benchmark_server(env) as (pid, base_url):
+        for kind in kinds:
+            for waiting in waiting_counts:
+                result = asyncio.run(
+                    phase(base_url, model, conversation_id, waiting, kind == "streamed")
+                )
+                rss = rss_mib(pid)
+                if waiting == 0:
+                    baseline_p99 = result["p99"]
+                extra = result["p99"] - (baseline_p99 or result["p99"])
+                if waiting == max(waiting_counts):
+                    worst.append((kind, extra, result["errors"] + result["turn errors"], rss))
+                rows.append(
+                    [
+                        kind,
+                        str(waiting),
+                        f"{result['p50']:.1f}",
+                        f"{result['p99']:.1f}",
+                        f"{extra:+.1f}",
+                        str(int(result["errors"])),
+                        str(int(result["turn errors"])),
+                        f"{rss:.0f}",
+                    ]
+                )
+                if result["finished early"]:
+                    print(f"note: {result['finished early']} turns ended during the measurement")
+    backend = url.split(":")[0]
+    table(
+        f"Bystander reads while turns wait on a {delay_s:g} s model ({backend}, "
+        f"{SAMPLES} reads each)",
+        ["turns", "waiting", "p50 ms", "p99 ms", "p99 vs idle", "errors", "turn errors", "RSS MiB"],
+        rows,
+    )
+    for kind, extra, errors, rss in worst:
+        ok = extra <= GOAL_EXTRA_P99_MS and errors == 0 and rss <= GOAL_RSS_MIB
+        print(
+            f"{kind} at {max(waiting_counts)} waiting: p99 {extra:+.1f} ms vs idle "
+            f"(goal <= +{GOAL_EXTRA_P99_MS}), {errors} errors (goal 0), RSS {rss:.0f} MiB "
+            f"(goal <= {GOAL_RSS_MIB}): {'met' if ok else 'NOT met'}"
+        )
+
+
+if __name__ == "__main__":
+    main()

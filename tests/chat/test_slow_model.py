@@ -1,0 +1,215 @@
+"""Slow models never stall the service: a turn waits on its model holding no worker thread and
+no database connection, so hundreds of turns can wait while everyone else is served as usual.
+
+Real uvicorn servers, a real (asynchronous) fake model server answering after a delay, real
+sockets: what is measured is what a user of the service would see.
+"""
+
+import asyncio
+import json
+import signal
+import statistics
+import time
+from collections.abc import Iterator
+
+import httpx
+import pytest
+from sqlalchemy import Engine, text
+
+from backend.app.chat.service import SHUTDOWN_GRACE_S
+from tests.conftest import auth
+from tests.fakes import FakeModelServer, answer, hang
+from tests.servers import server_process
+
+MODEL_DELAY_S = 8.0
+TURNS_PER_KIND = 200  # streamed, and as many JSON turns
+USERS = 40
+BYSTANDER = "bystander"
+BYSTANDER_SAMPLES = 30
+# What the issue allows a bystander's request to lose while the turns wait.
+ALLOWED_EXTRA_LATENCY_S = 0.05
+REPLY = "Thanks for waiting: here is my answer."
+
+
+def server_env(database_url: str, model: FakeModelServer, **extra: str) -> dict[str, str]:
+    return {
+        **model.environment(),
+        "DATABASE_URL": database_url,
+        "APP_ENV": "development",
+        "CHAT_RATE_LIMIT": "0",
+        "AGENT_TIMEOUT_S": "120",
+        **extra,
+    }
+
+
+@pytest.fixture
+def slow_model() -> Iterator[FakeModelServer]:
+    """A model that answers every request (streamed or not) after MODEL_DELAY_S."""
+    with FakeModelServer(default_reply=hang(MODEL_DELAY_S, answer(REPLY))) as server:
+        yield server
+
+
+async def streamed_turn(http: httpx.AsyncClient, user: str, message: str) -> list[str]:
+    """The event names of one streamed turn, in order."""
+    names = []
+    headers = {**auth(user), "Accept": "text/event-stream"}
+    body = {"message": message}
+    async with http.stream("POST", f"/api/{user}/chat", json=body, headers=headers) as response:
+        assert response.status_code == 200, await response.aread()
+        async for line in response.aiter_lines():
+            if line.startswith("event:"):
+                names.append(line.partition(":")[2].strip())
+    return names
+
+
+async def json_turn(http: httpx.AsyncClient, user: str, message: str) -> dict:
+    response = await http.post(f"/api/{user}/chat", json={"message": message}, headers=auth(user))
+    assert response.status_code == 200, response.text
+    return response.json()
+
+
+async def bystander_latencies(http: httpx.AsyncClient, samples: int) -> list[float]:
+    """Seconds each of another user's ordinary requests took (a task list, one at a time)."""
+    took = []
+    for _ in range(samples):
+        started = time.perf_counter()
+        response = await http.get(f"/api/{BYSTANDER}/tasks", headers=auth(BYSTANDER))
+        took.append(time.perf_counter() - started)
+        assert response.status_code == 200, response.text
+    return took
+
+
+async def until(condition, timeout_s: float, what: str) -> None:
+    deadline = time.monotonic() + timeout_s
+    while not condition():
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        await asyncio.sleep(0.05)
+
+
+def idle_in_transaction(engine: Engine) -> int:
+    """Connections of the test database sitting in an open transaction (PostgreSQL)."""
+    with engine.connect() as connection:
+        return connection.execute(
+            text(
+                "SELECT count(*) FROM pg_stat_activity "
+                "WHERE datname = current_database() AND state LIKE 'idle in transaction%' "
+                "AND pid <> pg_backend_pid()"
+            )
+        ).scalar_one()
+
+
+def stored_roles_per_conversation(engine: Engine) -> list[list[str]]:
+    with engine.connect() as connection:
+        rows = connection.execute(
+            text("SELECT conversation_id, role FROM messages ORDER BY conversation_id, id")
+        ).all()
+    by_conversation: dict[int, list[str]] = {}
+    for conversation_id, role in rows:
+        by_conversation.setdefault(conversation_id, []).append(role)
+    return list(by_conversation.values())
+
+
+def test_hundreds_of_turns_waiting_on_a_slow_model_stall_nobody(
+    database_url: str, engine: Engine, slow_model: FakeModelServer
+) -> None:
+    turns = 2 * TURNS_PER_KIND
+
+    async def scenario(base_url: str) -> tuple[list[float], list[float], int | None, list]:
+        limits = httpx.Limits(max_connections=turns + 10, max_keepalive_connections=turns + 10)
+        async with httpx.AsyncClient(base_url=base_url, timeout=120, limits=limits) as http:
+            await bystander_latencies(http, 5)  # warm-up: the bystander's row, connections
+            baseline = await bystander_latencies(http, BYSTANDER_SAMPLES)
+            running = [
+                asyncio.create_task(
+                    (streamed_turn if number % 2 else json_turn)(
+                        http, f"user{number % USERS}", f"Turn number {number}"
+                    )
+                )
+                for number in range(turns)
+            ]
+            # Every turn has stored its message and is now waiting on the model.
+            await until(lambda: len(slow_model.received) >= turns, 60, "all turns to wait")
+            idle = idle_in_transaction(engine) if engine.dialect.name == "postgresql" else None
+            during = await bystander_latencies(http, BYSTANDER_SAMPLES)
+            still_waiting = sum(not task.done() for task in running)
+            assert still_waiting == turns, "the measurement must fall while the turns wait"
+            results = await asyncio.gather(*running)
+        return baseline, during, idle, results
+
+    env = server_env(database_url, slow_model)
+    with server_process(env) as (_process, base_url):
+        baseline, during, idle, results = asyncio.run(scenario(base_url))
+
+    usual, loaded = statistics.median(baseline), statistics.median(during)
+    print(
+        f"bystander median: idle {usual * 1000:.1f} ms, with {turns} turns waiting "
+        f"{loaded * 1000:.1f} ms"
+    )
+    assert loaded <= usual + ALLOWED_EXTRA_LATENCY_S
+    if idle is not None:
+        assert idle == 0, f"{idle} connections idle in a transaction while the model thinks"
+    streamed = [names for names in results if isinstance(names, list)]
+    answered = [body for body in results if isinstance(body, dict)]
+    assert len(streamed) == len(answered) == TURNS_PER_KIND
+    assert all(names[0] == "start" and names[-1] == "done" for names in streamed)
+    assert all(body["response"] == REPLY for body in answered)
+    # Every turn stored once: its user message, then its one answer.
+    conversations = stored_roles_per_conversation(engine)
+    assert len(conversations) == turns
+    assert all(roles == ["user", "assistant"] for roles in conversations)
+    assert len(slow_model.received) == turns  # no turn asked twice
+
+
+def test_a_two_connection_pool_serves_twenty_slow_streamed_turns_and_a_bystander(
+    database_url: str, engine: Engine
+) -> None:
+    turns = 20
+
+    async def scenario(base_url: str, model: FakeModelServer) -> tuple[list, int]:
+        async with httpx.AsyncClient(base_url=base_url, timeout=60) as http:
+            running = [
+                asyncio.create_task(streamed_turn(http, "alice", f"Slow question {n}"))
+                for n in range(turns)
+            ]
+            await until(lambda: len(model.received) >= turns, 30, "all turns to wait")
+            bystander = await http.get(f"/api/{BYSTANDER}/tasks", headers=auth(BYSTANDER))
+            return await asyncio.gather(*running), bystander.status_code
+
+    with FakeModelServer(default_reply=hang(2, answer(REPLY))) as model:
+        env = server_env(database_url, model, DATABASE_POOL_SIZE="2", DATABASE_MAX_OVERFLOW="0")
+        with server_process(env) as (_process, base_url):
+            results, bystander_status = asyncio.run(scenario(base_url, model))
+
+    assert bystander_status == 200
+    assert all(names[0] == "start" and names[-1] == "done" for names in results)
+    assert stored_roles_per_conversation(engine) == [["user", "assistant"]] * turns
+
+
+def test_a_server_shut_down_mid_turn_keeps_the_message_and_writes_no_half_answer(
+    database_url: str, engine: Engine
+) -> None:
+    with FakeModelServer(default_reply=hang(60, answer("Too late."))) as model:
+        with server_process(server_env(database_url, model)) as (process, base_url):
+            with httpx.Client(base_url=base_url, timeout=30) as http:
+                headers = {**auth("alice"), "Accept": "text/event-stream"}
+                body = {"message": "Plan my week, slowly"}
+                with http.stream("POST", "/api/alice/chat", json=body, headers=headers) as stream:
+                    lines = stream.iter_lines()
+                    assert next(lines).startswith("id:")
+                    deadline = time.monotonic() + 10
+                    while not model.received:
+                        assert time.monotonic() < deadline
+                        time.sleep(0.05)
+                    process.send_signal(signal.SIGTERM)
+                    stopping = time.monotonic()
+                    rest = list(lines)  # the stream ends when the server stops
+                # uvicorn shuts down cleanly, then re-raises the signal it caught.
+                assert process.wait(timeout=20) in (0, -signal.SIGTERM)
+                took = time.monotonic() - stopping
+                assert took < SHUTDOWN_GRACE_S + 5, f"shutting down took {took:.1f} s"
+                print(rest)
+
+    errors = [line for line in rest if line.startswith("data:") and "detail" in line]
+    if errors:  # the turn told why it stopped before the connection closed
+        assert "saved" in json.loads(errors[0].partition(":")[2])["detail"]
+    assert stored_roles_per_conversation(engine) == [["user"]]

@@ -45,6 +45,8 @@ EXPECTED_COLUMNS = {
         "content": ("TEXT", False),
         "tool_calls": ("TEXT", True),
         "created_at": ("DATETIME", False),
+        "turn_id": ("VARCHAR", True),
+        "stopped": ("BOOLEAN", False),
     },
 }
 EXPECTED_COLUMNS["idempotency_keys"] = {
@@ -69,7 +71,10 @@ EXPECTED_INDEXES = {
         ("user_id", "updated_at", "id"),
         ("user_id", "archived", "updated_at", "id"),
     },
-    "messages": {("user_id",), ("conversation_id",), ("created_at",), ("conversation_id", "id")},
+    "messages": {
+        *(("user_id",), ("conversation_id",), ("created_at",), ("conversation_id", "id")),
+        ("user_id", "turn_id"),
+    },
     "idempotency_keys": {("conversation_id",)},
 }
 # The full-text search objects of migration 0004, which the models do not describe.

@@ -63,6 +63,8 @@ class Settings(BaseSettings):
     cors_origins: str = "http://localhost:3000"
     chat_rate_limit: str = "30/minute"
     rate_limit_storage_url: str = "memory://"
+    # Where chat turns' events are kept for following and resuming (redis:// shares them).
+    turn_events_url: str = "memory://"
     # Host headers the MCP transport accepts (DNS-rebinding protection); comma-separated.
     mcp_allowed_hosts: str = "127.0.0.1:*,localhost:*,[::1]:*"
 
@@ -89,6 +91,13 @@ class Settings(BaseSettings):
             raise ValueError(
                 f"{value!r} is not a rate limit; write one like 30/minute or 5/second, or 0 (off)"
             )
+        return value
+
+    @field_validator("turn_events_url")
+    @classmethod
+    def _check_turn_events_url(cls, value: str) -> str:
+        if not value.startswith(("memory://", "redis://", "rediss://")):
+            raise ValueError("use memory:// or redis://host:6379")
         return value
 
     @field_validator("rate_limit_storage_url")

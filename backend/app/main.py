@@ -58,6 +58,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         # The agent (its model client and connection pool) lives as long as the app serves.
         agent = build_agent(settings)
         app.state.chat_turns = ChatTurns(settings, engine, agent)
+        await app.state.chat_turns.start()
         try:
             async with mcp_endpoint.run():  # the MCP transport's task group lives with the app
                 yield

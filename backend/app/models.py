@@ -72,6 +72,8 @@ class Message(SQLModel, table=True):
         CheckConstraint("role IN ('user', 'assistant')", name="role"),
         # Serves a conversation's message pages (asc and desc) and the chat history window.
         Index(None, "conversation_id", "id"),
+        # Finds a turn's stored messages once its event log is gone (resume, cancel).
+        Index(None, "user_id", "turn_id"),
         # The full-text search structures over `content` and conversation titles (PostgreSQL
         # GIN expression indexes, SQLite FTS5 tables and triggers) are not expressible here:
         # they live in migration 0004 only, and alembic/env.py keeps `alembic check` off them.
@@ -85,6 +87,10 @@ class Message(SQLModel, table=True):
     # JSON text: [{"name", "arguments", "result"}, ...] or NULL.
     tool_calls: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
     created_at: datetime = Field(default_factory=utcnow, index=True)
+    # The chat turn that wrote it (both its messages); NULL for messages posted directly.
+    turn_id: str | None = Field(default=None, max_length=40)
+    # An answer cut short by the user (POST …/chat/turns/{turn_id}/cancel).
+    stopped: bool = Field(default=False, sa_column_kwargs={"server_default": false()})
 
     conversation: Conversation | None = Relationship(back_populates="messages")
 

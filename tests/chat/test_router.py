@@ -39,7 +39,14 @@ def test_a_turn_answers_and_stores_both_messages(client: TestClient) -> None:
     response = chat(client, "Add a task to buy groceries")
     assert response.status_code == 200
     body = response.json()
-    assert set(body) == {"conversation_id", "response", "tool_calls", "message_id", "turn_id"}
+    assert set(body) == {
+        "conversation_id",
+        "response",
+        "tool_calls",
+        "message_id",
+        "turn_id",
+        "stopped",
+    }
     assert "Buy groceries" in body["response"]
     [call] = body["tool_calls"]
     assert call["name"] == "add_task"

@@ -25,7 +25,7 @@ from tests.servers import running_server
 ALICE = auth("alice")
 BOB = auth("bob")
 EVENT_STREAM = {"Accept": "text/event-stream"}
-ANSWER_KEYS = {"conversation_id", "response", "tool_calls", "message_id", "turn_id"}
+ANSWER_KEYS = {"conversation_id", "response", "tool_calls", "message_id", "turn_id", "stopped"}
 # FakeModelServer streams a scripted answer's text four characters per chunk.
 FAKE_CHUNK = 4
 

@@ -16,7 +16,10 @@ from tests.conftest import auth
 CONVERSATIONS = "/api/alice/conversations"
 OFFSET_TIMESTAMP = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,6})?(Z|\+00:00)")
 CONVERSATION_FIELDS = {"id", "user_id", "title", "archived", "created_at", "updated_at"}
-MESSAGE_FIELDS = {"id", "conversation_id", "user_id", "role", "content", "tool_calls", "created_at"}
+MESSAGE_FIELDS = {
+    *("id", "conversation_id", "user_id", "role", "content", "tool_calls", "created_at"),
+    *("turn_id", "stopped"),  # null and false for a message posted directly
+}
 TOOL_CALLS = [
     {
         "name": "add_task",

@@ -5,13 +5,14 @@ The turn runs as a task of its own and appends `start`, `tool_call`s, `delta`s a
 reading (the turn finishes and stores its answer), and a follower can start from any event id.
 
 Kept in the process, bounded: at most MAX_TURNS logs, and a finished one is dropped after
-FINISHED_TTL_S (a running one never is).
+FINISHED_TTL_S (a running one never is). With TURN_EVENTS_URL=redis://… every event is also
+mirrored to Redis (chat/redis_events.py), so other processes can follow the turn too.
 """
 
 import asyncio
 import time
 from collections import OrderedDict
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -35,6 +36,8 @@ class TurnLog:
     user_id: str
     events: list[TurnEvent] = field(default_factory=list)
     finished_at: float | None = None
+    # Hears every event as it is appended (the Redis mirror, when configured).
+    listener: Callable[[TurnEvent], None] | None = None
     _changed: asyncio.Event = field(default_factory=asyncio.Event)
 
     @property
@@ -52,6 +55,8 @@ class TurnLog:
         # Wake every follower, and give the next ones a fresh event to wait on.
         changed, self._changed = self._changed, asyncio.Event()
         changed.set()
+        if self.listener is not None:
+            self.listener(item)
         return item
 
     async def follow(self, after: int = 0) -> AsyncIterator[TurnEvent]:
@@ -77,9 +82,11 @@ class TurnLogs:
         self._max_turns = max_turns
         self._finished_ttl_s = finished_ttl_s
 
-    def open(self, turn_id: str, user_id: str) -> TurnLog:
+    def open(
+        self, turn_id: str, user_id: str, listener: Callable[[TurnEvent], None] | None = None
+    ) -> TurnLog:
         self._forget_old()
-        log = TurnLog(turn_id, user_id)
+        log = TurnLog(turn_id, user_id, listener=listener)
         self._logs[turn_id] = log
         return log
 

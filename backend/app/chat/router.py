@@ -4,7 +4,8 @@ import json
 from collections.abc import AsyncIterator
 from typing import Annotated
 
-from fastapi import APIRouter, Header, Request
+from fastapi import APIRouter, Header, Path, Request
+from pydantic import BaseModel
 from sse_starlette import EventSourceResponse
 
 from backend.app.auth.dependencies import CurrentUser
@@ -93,3 +94,74 @@ async def chat(
     if wants_event_stream(request):
         return event_stream(await turns.open_stream(user.id, body, idempotency_key))
     return await turns.answer(user.id, body, idempotency_key)
+
+
+TurnIdPath = Annotated[str, Path(description="The turn's id, from `start`, `done` or the answer.")]
+LastEventIdHeader = Annotated[
+    str | None,
+    Header(
+        alias="Last-Event-ID",
+        description="The id of the last event received: only the events after it are sent.",
+    ),
+]
+EVENT_STREAM_RESPONSE = {
+    200: {
+        "description": "The turn's events as Server-Sent Events",
+        "content": {"text/event-stream": {"schema": {"type": "string"}}},
+    },
+    **NOT_FOUND,
+}
+
+
+class CancelAccepted(BaseModel):
+    turn_id: str
+
+
+def event_number(last_event_id: str | None) -> int:
+    """The event id to resume after; anything that is not one counts as none (0: all)."""
+    if last_event_id is None or not last_event_id.strip().isdigit():
+        return 0
+    return int(last_event_id.strip())
+
+
+@router.get(
+    "/chat/turns/{turn_id}/events",
+    summary="Follow a turn, or resume it after a reload or a dropped connection",
+    description=(
+        "The turn's Server-Sent Events: with `Last-Event-ID` every event after that id, else "
+        "all of them, then the live ones until `done` or `error`; the `delta`s of a resumed "
+        "stream continue exactly where the client left off. Any server process can answer when "
+        "TURN_EVENTS_URL=redis://…; a finished turn stays resumable for at least 10 minutes, "
+        "after that its stored result is sent as `start` + `done`."
+    ),
+    response_class=EventSourceResponse,
+    responses=EVENT_STREAM_RESPONSE,
+)
+async def turn_events(
+    request: Request,
+    user: CurrentUser,
+    turn_id: TurnIdPath,
+    last_event_id: LastEventIdHeader = None,
+) -> EventSourceResponse:
+    turns: ChatTurns = request.app.state.chat_turns
+    return event_stream(await turns.follow(user.id, turn_id, event_number(last_event_id)))
+
+
+@router.post(
+    "/chat/turns/{turn_id}/cancel",
+    summary="Stop a turn that is still answering",
+    description=(
+        "The turn stops as soon as it can: the model's stream is closed and no further tool "
+        "call starts. What it answered so far is stored as the assistant message, marked "
+        '`stopped: true`, and its stream ends with `done` carrying `"stopped": true`.'
+    ),
+    status_code=202,
+    responses={
+        **NOT_FOUND,
+        409: {"model": ErrorResponse, "description": "The turn has already ended"},
+    },
+)
+async def cancel_turn(request: Request, user: CurrentUser, turn_id: TurnIdPath) -> CancelAccepted:
+    turns: ChatTurns = request.app.state.chat_turns
+    await turns.cancel(user.id, turn_id)
+    return CancelAccepted(turn_id=turn_id)

@@ -29,6 +29,11 @@ class ChatResponse(BaseModel):
     turn_id: str = Field(
         description="This turn's id: follow or resume it at /chat/turns/{turn_id}/events."
     )
+    stopped: bool = Field(
+        default=False,
+        description="True when the user stopped the turn (POST …/cancel): `response` is what "
+        "was answered until then.",
+    )
 
 
 class ChatError(BaseModel):

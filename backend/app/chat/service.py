@@ -26,6 +26,7 @@ import re
 import secrets
 from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 import anyio
@@ -44,6 +45,7 @@ from backend.app.agent.base import (
 )
 from backend.app.agent.tools import AsyncToolRunner, ToolCall, ToolContext, ToolRunner
 from backend.app.chat.events import TurnEvent, TurnLog, TurnLogs
+from backend.app.chat.redis_events import RedisTurnEvents
 from backend.app.chat.schemas import ChatRequest, ChatResponse
 from backend.app.config import Settings
 from backend.app.conversations import service as conversation_service
@@ -53,6 +55,8 @@ from backend.app.models import Conversation, IdempotencyKey, Message
 logger = logging.getLogger(__name__)
 
 TITLE_MAX = 60
+# The answer of a turn stopped before the model said anything (a message is never blank).
+STOPPED_BEFORE_ANSWERING = "(Stopped before answering.)"
 # How long running turns may still finish when the server shuts down.
 SHUTDOWN_GRACE_S = 5.0
 _PIECE = re.compile(r"\S+\s*|\s+")
@@ -159,12 +163,17 @@ def begin_turn(
                 return stored
         conversation = _conversation_of_turn(session, user_id, request)
         history = load_history(session, conversation.id, history_window)
-        session.add(conversation_service.new_message(conversation, "user", request.message, None))
+        turn_id = new_turn_id()
+        session.add(
+            conversation_service.new_message(
+                conversation, "user", request.message, None, turn_id=turn_id
+            )
+        )
         conversation.archived = False
         session.add(conversation)
         session.commit()
         return Turn(
-            turn_id=new_turn_id(),
+            turn_id=turn_id,
             user_id=user_id,
             conversation_id=conversation.id,
             request=request,
@@ -184,7 +193,7 @@ def run_sync_agent(
 
 
 def finish_turn(
-    engine: Engine, turn: Turn, reply: AgentReply, calls: list[ToolCall]
+    engine: Engine, turn: Turn, reply: AgentReply, calls: list[ToolCall], stopped: bool = False
 ) -> ChatResponse:
     """Step 3: the assistant message and the idempotency key, in one transaction."""
     with Session(engine) as session:
@@ -196,7 +205,12 @@ def finish_turn(
             )
         tool_calls = [call.as_dict() for call in calls]
         message = conversation_service.new_message(
-            conversation, "assistant", reply.text, tool_calls
+            conversation,
+            "assistant",
+            reply.text,
+            tool_calls,
+            turn_id=turn.turn_id,
+            stopped=stopped,
         )
         session.add(conversation)
         session.add(message)
@@ -207,6 +221,7 @@ def finish_turn(
             tool_calls=tool_calls,
             message_id=message.id,
             turn_id=turn.turn_id,
+            stopped=stopped,
         )
         if turn.idempotency_key is not None:
             session.add(
@@ -232,6 +247,45 @@ def finish_turn(
         return response
 
 
+# -- a turn after the fact ----------------------------------------------------------------------
+
+
+def stored_turn(engine: Engine, user_id: str, turn_id: str) -> list[Message]:
+    """The user's stored messages of a turn (its question, and its answer if there is one)."""
+    with Session(engine) as session:
+        return list(
+            session.exec(
+                select(Message)
+                .where(Message.user_id == user_id, Message.turn_id == turn_id)
+                .order_by(Message.id)
+            ).all()
+        )
+
+
+def stored_turn_events(messages: list[Message]) -> list[TurnEvent]:
+    """A turn whose event log is gone, told from the database: `start` and then `done` with
+    the stored answer (or `error` when the turn stored none)."""
+    question = messages[0]
+    start = {"conversation_id": question.conversation_id, "turn_id": question.turn_id}
+    answer = next((m for m in messages if m.role == "assistant"), None)
+    if answer is None:
+        ended = {
+            "detail": "This turn ended without an answer. Your message was saved; "
+            "please try again.",
+            "conversation_id": question.conversation_id,
+        }
+        return [TurnEvent(1, "start", start), TurnEvent(2, "error", ended)]
+    response = ChatResponse(
+        conversation_id=answer.conversation_id,
+        response=answer.content,
+        tool_calls=json.loads(answer.tool_calls) if answer.tool_calls else [],
+        message_id=answer.id,
+        turn_id=answer.turn_id,
+        stopped=answer.stopped,
+    )
+    return [TurnEvent(1, "start", start), TurnEvent(2, "done", _event_data(response))]
+
+
 # -- the turn as a whole (async) ----------------------------------------------------------------
 
 
@@ -249,6 +303,16 @@ def replayed_events(response: ChatResponse) -> list[TurnEvent]:
     return [TurnEvent(number, event, data) for number, (event, data) in enumerate(named, 1)]
 
 
+@dataclass
+class RunningTurn:
+    """A turn running in this process: its task, and how to stop its agent."""
+
+    user_id: str
+    task: "asyncio.Task[ChatResponse]"
+    agent_task: "asyncio.Task[AgentReply] | None" = None
+    stop_requested: bool = False
+
+
 class ChatTurns:
     """Runs chat turns for one app: its engine, its agent, its turn logs and running turns."""
 
@@ -256,9 +320,19 @@ class ChatTurns:
         self._engine = engine
         self._agent = agent
         self._history_window = settings.chat_history_window
-        self._timeout_s = settings.agent_timeout_s
         self.logs = TurnLogs()
-        self._running: set[asyncio.Task[ChatResponse]] = set()
+        self._running: dict[str, RunningTurn] = {}
+        self._shared = (
+            RedisTurnEvents(settings.turn_events_url, self._stop_here)
+            if settings.turn_events_url.startswith(("redis://", "rediss://"))
+            else None
+        )
+
+    async def start(self) -> None:
+        if self._shared is not None:
+            await self._shared.start()
+
+    # -- what the router calls ------------------------------------------------------------------
 
     async def answer(
         self, user_id: str, request: ChatRequest, idempotency_key: str | None
@@ -283,17 +357,72 @@ class ChatTurns:
         assert log is not None  # just opened by _start
         return log.follow()
 
+    async def follow(self, user_id: str, turn_id: str, after: int) -> AsyncIterator[TurnEvent]:
+        """The turn's events after event `after` (all with 0), then the live ones: from this
+        process's log, else from Redis, else the stored result. NotFound for a turn the user
+        does not have."""
+        log = self.logs.get(turn_id, user_id)
+        if log is not None:
+            return log.follow(after if after <= len(log.events) else 0)
+        if self._shared is not None and await self._shared.state(turn_id, user_id) is not None:
+            return self._shared.follow(turn_id, user_id, after)
+        stored = await anyio.to_thread.run_sync(stored_turn, self._engine, user_id, turn_id)
+        if not stored:
+            raise NotFound(f"turn {turn_id} not found")
+        return _iterate(stored_turn_events(stored))
+
+    async def cancel(self, user_id: str, turn_id: str) -> None:
+        """Ask a running turn to stop, wherever it runs: Conflict when it has already ended (or
+        was already asked), NotFound for a turn the user does not have."""
+        ended = Conflict(f"turn {turn_id} has already ended")
+        running = self._running.get(turn_id)
+        if running is not None and running.user_id == user_id:
+            if running.stop_requested or not await self._claim_cancel(turn_id):
+                raise ended
+            self._stop_here(turn_id)
+            return
+        if self.logs.get(turn_id, user_id) is not None:
+            raise ended  # its log is here and it is not running: it has ended
+        if self._shared is not None:
+            state = await self._shared.state(turn_id, user_id)
+            if state == "running" and await self._shared.claim_cancel(turn_id):
+                await self._shared.request_cancel(turn_id)
+                return
+            if state is not None:
+                raise ended
+        if await anyio.to_thread.run_sync(stored_turn, self._engine, user_id, turn_id):
+            raise ended
+        raise NotFound(f"turn {turn_id} not found")
+
     async def shutdown(self, grace_s: float = SHUTDOWN_GRACE_S) -> None:
         """Let running turns finish for `grace_s`, then cancel the rest (their user messages
         are stored; a cancelled turn writes no half answer)."""
-        if not self._running:
-            return
-        _done, pending = await asyncio.wait(set(self._running), timeout=grace_s)
-        for task in pending:
-            task.cancel()
-        if pending:
-            logger.warning("shutdown: %d turn(s) cancelled after %g s", len(pending), grace_s)
-            await asyncio.wait(pending)
+        tasks = {running.task for running in self._running.values()}
+        if tasks:
+            _done, pending = await asyncio.wait(tasks, timeout=grace_s)
+            for task in pending:
+                task.cancel()
+            if pending:
+                logger.warning("shutdown: %d turn(s) cancelled after %g s", len(pending), grace_s)
+                await asyncio.wait(pending)
+        if self._shared is not None:
+            await self._shared.aclose()
+
+    # -- the turn -------------------------------------------------------------------------------
+
+    async def _claim_cancel(self, turn_id: str) -> bool:
+        return True if self._shared is None else await self._shared.claim_cancel(turn_id)
+
+    def _stop_here(self, turn_id: str) -> None:
+        """Stop a turn of this process: its model call is cancelled (the stream is closed), no
+        further tool call starts, and what it said so far is stored as its answer."""
+        running = self._running.get(turn_id)
+        if running is None:
+            return  # not ours (a cancel published to every process), or already over
+        running.stop_requested = True
+        # The rules agent only computes: it finishes in milliseconds, and is left to.
+        if running.agent_task is not None and is_async_agent(self._agent):
+            running.agent_task.cancel()
 
     async def _begin(
         self, user_id: str, request: ChatRequest, idempotency_key: str | None
@@ -309,15 +438,19 @@ class ChatTurns:
         )
 
     def _start(self, turn: Turn, *, streamed: bool) -> "asyncio.Task[ChatResponse]":
-        log = self.logs.open(turn.turn_id, turn.user_id)
+        listener = None
+        if self._shared is not None:
+            shared = self._shared
+            listener = partial(shared.mirror, turn.turn_id, turn.user_id)
+        log = self.logs.open(turn.turn_id, turn.user_id, listener)
         log.append("start", {"conversation_id": turn.conversation_id, "turn_id": turn.turn_id})
         task = asyncio.create_task(self._run(turn, log, streamed), name=turn.turn_id)
-        self._running.add(task)
-        task.add_done_callback(self._forget)
+        self._running[turn.turn_id] = RunningTurn(turn.user_id, task)
+        task.add_done_callback(lambda done: self._forget(turn.turn_id, done))
         return task
 
-    def _forget(self, task: "asyncio.Task[ChatResponse]") -> None:
-        self._running.discard(task)
+    def _forget(self, turn_id: str, task: "asyncio.Task[ChatResponse]") -> None:
+        self._running.pop(turn_id, None)
         if not task.cancelled():
             task.exception()  # a streamed turn's failure is told as its `error` event
 
@@ -341,44 +474,56 @@ class ChatTurns:
         return response
 
     async def _answer(self, turn: Turn, log: TurnLog, streamed: bool) -> ChatResponse:
-        streamed_text = False
+        said: list[str] = []
 
         def on_delta(text: str) -> None:
-            nonlocal streamed_text
             if text:
-                streamed_text = True
+                said.append(text)
                 log.append("delta", {"text": text})
 
-        def on_call(call: ToolCall) -> None:
-            log.append("tool_call", call.as_dict())
-
-        reply, calls = await self._run_agent(turn, on_call, on_delta if streamed else None)
-        response = await anyio.to_thread.run_sync(finish_turn, self._engine, turn, reply, calls)
-        if not streamed_text:  # an agent that answers all at once is told in pieces
+        tools = AsyncToolRunner(
+            engine=self._engine,
+            user_id=turn.user_id,
+            on_call=lambda call: log.append("tool_call", call.as_dict()),
+        )
+        running = self._running[turn.turn_id]
+        running.agent_task = asyncio.create_task(
+            self._run_agent(turn, tools, on_delta if streamed else None)
+        )
+        stopped = False
+        try:
+            reply = await running.agent_task
+        except asyncio.CancelledError:
+            current = asyncio.current_task()
+            if not running.stop_requested or (current is not None and current.cancelling()):
+                raise  # the server is stopping, not the user
+            stopped = True
+            reply = AgentReply(text="".join(said) or STOPPED_BEFORE_ANSWERING)
+            if not said:
+                on_delta(reply.text)
+        response = await anyio.to_thread.run_sync(
+            finish_turn, self._engine, turn, reply, tools.calls, stopped
+        )
+        if not said:  # an agent that answers all at once is told in pieces
             for piece in text_pieces(response.response):
                 log.append("delta", {"text": piece})
         return response
 
     async def _run_agent(
-        self,
-        turn: Turn,
-        on_call: Callable[[ToolCall], None],
-        on_delta: Callable[[str], None] | None,
-    ) -> tuple[AgentReply, list[ToolCall]]:
+        self, turn: Turn, tools: AsyncToolRunner, on_delta: Callable[[str], None] | None
+    ) -> AgentReply:
         """Run the agent; its failures become 502/504 carrying the conversation id."""
         try:
             if is_async_agent(self._agent):
-                runner = AsyncToolRunner(engine=self._engine, user_id=turn.user_id, on_call=on_call)
-                reply = await self._agent.run(
-                    turn.request.message, turn.history, runner, on_delta=on_delta
+                return await self._agent.run(
+                    turn.request.message, turn.history, tools, on_delta=on_delta
                 )
-                return reply, runner.calls
             reply, calls = await anyio.to_thread.run_sync(
                 run_sync_agent, self._engine, self._agent, turn
             )
             for call in calls:  # quick enough to tell its calls once it has finished
-                on_call(call)
-            return reply, calls
+                tools.record(call.name, call.arguments, call.result)
+            return reply
         except AgentTimeout as exc:
             logger.warning("agent timed out in conversation %s: %s", turn.conversation_id, exc)
             raise GatewayTimeout(

@@ -144,6 +144,12 @@ class MessagePublic(BaseModel):
     content: str
     tool_calls: list[ToolCallPublic] | None
     created_at: datetime
+    turn_id: str | None = Field(
+        default=None, description="The chat turn that wrote this message (null if posted directly)."
+    )
+    stopped: bool = Field(
+        default=False, description="True for an answer the user stopped before it was finished."
+    )
 
     @field_validator("tool_calls", mode="before")
     @classmethod

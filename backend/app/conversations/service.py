@@ -99,8 +99,10 @@ def new_message(
     role: str,
     content: str,
     tool_calls: list[dict[str, Any]] | None,
+    **fields: Any,
 ) -> Message:
-    """A message row for the conversation, not yet added; moves the conversation's updated_at."""
+    """A message row for the conversation, not yet added; moves the conversation's updated_at.
+    `fields` sets the others (a chat turn's `turn_id`, `stopped`)."""
     now = utcnow()
     conversation.updated_at = now
     return Message(
@@ -110,6 +112,7 @@ def new_message(
         content=content,
         tool_calls=None if tool_calls is None else json.dumps(tool_calls, ensure_ascii=False),
         created_at=now,
+        **fields,
     )
 
 

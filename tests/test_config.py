@@ -97,6 +97,9 @@ def test_production_accepts_a_jwks_url_instead_of_a_secret() -> None:
         ({"app_env": "staging"}, "APP_ENV"),
         ({"app_env": "production"}, "AUTH_JWT_SECRET"),
         ({"app_env": "production", "auth_jwt_secret": "too-short"}, "AUTH_JWT_SECRET"),
+        ({"turn_events_url": "kafka://broker"}, "TURN_EVENTS_URL"),
+        ({"database_pool_size": "0"}, "DATABASE_POOL_SIZE"),
+        ({"database_max_overflow": "-1"}, "DATABASE_MAX_OVERFLOW"),
     ],
 )
 def test_bad_settings_raise_one_line_naming_the_variable(

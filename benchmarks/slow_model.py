@@ -20,6 +20,7 @@ Everything is bounded in time; the servers stop with the script. Results: RESULT
 import argparse
 import asyncio
 import functools
+import json
 import os
 import statistics
 import tempfile
@@ -36,8 +37,10 @@ from benchmarks.load import (
     table,
 )
 from benchmarks.pages import prepare_database
-from tests.fakes import FakeModelServer, answer, hang
+from tests.fakes import FakeModelServer, answer, hang, slowly
 
+REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/0")
+RESUMED_REPLY = " ".join(f"word{n}" for n in range(60))  # streamed 4 characters a chunk
 BYSTANDER = "bench"  # seeded by benchmarks.load.seed: tasks and a 200-message conversation
 SAMPLES = 200
 GOAL_EXTRA_P99_MS = 50
@@ -125,10 +128,112 @@ async def phase(
     }
 
 
+async def dropped_and_resumed(
+    a: httpx.AsyncClient, b: httpx.AsyncClient, number: int
+) -> tuple[bool, int]:
+    """A streamed turn on A whose client drops after three deltas and resumes on B with
+    Last-Event-ID: (every event exactly once and the deltas equal the answer, events)."""
+    user = f"resumer-{number}"
+    headers = {**token(user), "Accept": "text/event-stream"}
+    seen: list[tuple[int, str, str]] = []  # (id, event, data)
+
+    async def read(response: httpx.Response, stop_after_deltas: int | None) -> None:
+        event_id, name = 0, ""
+        async for line in response.aiter_lines():
+            field, _, value = line.partition(": ")
+            if field == "id":
+                event_id = int(value)
+            elif field == "event":
+                name = value
+            elif field == "data":
+                seen.append((event_id, name, value))
+                deltas = sum(event == "delta" for _, event, _ in seen)
+                if stop_after_deltas is not None and deltas >= stop_after_deltas:
+                    return
+
+    body = {"message": f"Tell me a long story, number {number}"}
+    async with a.stream("POST", f"/api/{user}/chat", json=body, headers=headers) as response:
+        await read(response, 3)
+    turn_id = json.loads(seen[0][2])["turn_id"]
+    headers["Last-Event-ID"] = str(seen[-1][0])
+    async with b.stream("GET", f"/api/{user}/chat/turns/{turn_id}/events", headers=headers) as r:
+        await read(r, None)
+    ids = [event_id for event_id, _, _ in seen]
+    text = "".join(json.loads(data)["text"] for _, event, data in seen if event == "delta")
+    done = json.loads(seen[-1][2]) if seen[-1][1] == "done" else {}
+    intact = ids == list(range(1, len(ids) + 1)) and text == done.get("response")
+    return intact, len(ids)
+
+
+async def resume_phase(url_a: str, url_b: str, conversation_id: int, streams: int) -> dict:
+    import redis.asyncio as redis
+
+    limits = httpx.Limits(max_connections=streams + 20, max_keepalive_connections=streams + 20)
+    timeout = httpx.Timeout(120, pool=None)
+    client = redis.Redis.from_url(REDIS_URL)
+    async with (
+        httpx.AsyncClient(base_url=url_a, timeout=timeout, limits=limits) as a,
+        httpx.AsyncClient(base_url=url_b, timeout=timeout, limits=limits) as b,
+    ):
+        await bystander(a, conversation_id)
+        baseline, _ = await bystander(a, conversation_id)
+        commands_before = (await client.info("stats"))["total_commands_processed"]
+        turns = [asyncio.create_task(dropped_and_resumed(a, b, n)) for n in range(streams)]
+        during, errors = await bystander(a, conversation_id, turns)
+        results = await asyncio.gather(*turns)
+        commands = (await client.info("stats"))["total_commands_processed"] - commands_before
+    await client.aclose()
+    events = sum(count for _, count in results)
+    return {
+        "baseline p99": percentile(baseline, 0.99) * 1000,
+        "p99": percentile(during, 0.99) * 1000 if during else float("nan"),
+        "reads": len(during),
+        "errors": errors,
+        "broken streams": sum(not intact for intact, _ in results),
+        "events": events,
+        "redis commands per event": commands / max(events, 1),
+    }
+
+
+def resume_benchmark(url: str, conversation_id: int, streams: int) -> None:
+    """Streams that drop and resume on another process while the model writes (Redis)."""
+    reply = slowly(hang(1, answer(RESUMED_REPLY)), chunk_interval_s=0.05)
+    with FakeModelServer(default_reply=reply) as model:
+        env = {
+            **model.environment(),
+            "DATABASE_URL": url,
+            "APP_ENV": "development",
+            "CHAT_RATE_LIMIT": "0",
+            "AGENT_TIMEOUT_S": "120",
+            "TURN_EVENTS_URL": REDIS_URL,
+        }
+        with benchmark_server(env) as (_pid_a, url_a), benchmark_server(env) as (_pid_b, url_b):
+            result = asyncio.run(resume_phase(url_a, url_b, conversation_id, streams))
+    extra = result["p99"] - result["baseline p99"]
+    print(
+        f"\n{streams} streams dropped after 3 deltas and resumed on a second process (Redis), "
+        f"while the model writes ({len(RESUMED_REPLY) // 4} chunks, 50 ms apart):"
+    )
+    print(
+        f"  bystander p99 {result['p99']:.1f} ms vs {result['baseline p99']:.1f} ms idle "
+        f"({extra:+.1f} ms, goal <= +{GOAL_EXTRA_P99_MS}; {result['reads']} reads, "
+        f"{result['errors']} errors)"
+    )
+    print(
+        f"  streams with a lost or repeated event: {result['broken streams']} of {streams} "
+        f"(goal 0); Redis commands per event: {result['redis commands per event']:.2f} "
+        f"({result['events']} events; writes are pipelined per batch, the resuming process "
+        "reads with XRANGE then blocking XREAD)"
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--waiting", default="0,100,500", help="turns waiting at once")
     parser.add_argument("--kinds", default="streamed,json", help="streamed and/or json")
+    parser.add_argument(
+        "--resume", type=int, default=200, help="streams that drop and resume (0: skip)"
+    )
     args = parser.parse_args()
     waiting_counts = [int(n) for n in args.waiting.split(",")]
     kinds = args.kinds.split(",")
@@ -191,6 +296,9 @@ def main() -> None:
             f"(goal <= +{GOAL_EXTRA_P99_MS}), {errors} errors (goal 0), RSS {rss:.0f} MiB "
             f"(goal <= {GOAL_RSS_MIB}): {'met' if ok else 'NOT met'}"
         )
+
+    if args.resume:
+        resume_benchmark(url, conversation_id, args.resume)
 
 
 if __name__ == "__main__":

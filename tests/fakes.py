@@ -13,7 +13,7 @@ import socket
 import threading
 import time
 from collections.abc import AsyncIterator, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -271,6 +271,8 @@ class ModelReply:
     error: dict[str, Any] | None = None
     headers: dict[str, str] = field(default_factory=dict)
     delay_s: float = 0.0
+    # Streamed: seconds between chunks, as a model writing its answer word by word.
+    chunk_interval_s: float = 0.0
 
 
 def tool_call(
@@ -311,15 +313,12 @@ def server_error(
 
 def hang(seconds: float, then: ModelReply | None = None) -> ModelReply:
     """Say nothing for `seconds` (the client should give up first), then answer `then`."""
-    late = then or answer("(a late answer nobody should see)")
-    return ModelReply(
-        message=late.message,
-        finish_reason=late.finish_reason,
-        status=late.status,
-        error=late.error,
-        headers=late.headers,
-        delay_s=seconds,
-    )
+    return replace(then or answer("(a late answer nobody should see)"), delay_s=seconds)
+
+
+def slowly(reply: ModelReply, chunk_interval_s: float) -> ModelReply:
+    """The same reply, streamed with a pause between chunks (a model still writing)."""
+    return replace(reply, chunk_interval_s=chunk_interval_s)
 
 
 @dataclass(frozen=True)
@@ -523,7 +522,9 @@ class FakeModelServer:
         if body.get("stream"):
             include_usage = bool((body.get("stream_options") or {}).get("include_usage"))
             return StreamingResponse(
-                _iterate_bytes(self._stream_events(completion, include_usage)),
+                _iterate_bytes(
+                    self._stream_events(completion, include_usage), reply.chunk_interval_s
+                ),
                 media_type="text/event-stream",
             )
         return self._json(200, completion, reply.headers)
@@ -651,6 +652,8 @@ class FakeModelServer:
         )
 
 
-async def _iterate_bytes(chunks: list[bytes]) -> AsyncIterator[bytes]:
-    for piece in chunks:
+async def _iterate_bytes(chunks: list[bytes], interval_s: float) -> AsyncIterator[bytes]:
+    for number, piece in enumerate(chunks):
+        if interval_s and number:
+            await asyncio.sleep(interval_s)
         yield piece

@@ -15,8 +15,10 @@ from collections.abc import Iterator
 import httpx
 import pytest
 from sqlalchemy import Engine, text
+from sqlmodel import Session
 
 from backend.app.chat.service import SHUTDOWN_GRACE_S
+from backend.app.models import Conversation, Message, User
 from tests.conftest import auth
 from tests.fakes import FakeModelServer, answer, hang
 from tests.servers import server_process
@@ -213,3 +215,40 @@ def test_a_server_shut_down_mid_turn_keeps_the_message_and_writes_no_half_answer
     if errors:  # the turn told why it stopped before the connection closed
         assert "saved" in json.loads(errors[0].partition(":")[2])["detail"]
     assert stored_roles_per_conversation(engine) == [["user"]]
+
+
+def test_a_slow_download_pins_no_connection(database_url: str, engine: Engine) -> None:
+    # One connection in the pool: if the export kept the request's session (the ownership
+    # check's read) while the client dawdles, the bystander would wait for the pool time-out.
+    with Session(engine) as session:
+        session.add(User(id="alice"))
+        session.commit()
+        conversation = Conversation(user_id="alice", title="Long")
+        session.add(conversation)
+        session.commit()
+        conversation_id = conversation.id
+        session.add_all(
+            Message(
+                conversation_id=conversation_id,
+                user_id="alice",
+                role="user",
+                content=f"message {n} " + "x" * 400,
+            )
+            for n in range(3000)
+        )
+        session.commit()
+    with FakeModelServer() as model:
+        env = server_env(database_url, model, DATABASE_POOL_SIZE="1", DATABASE_MAX_OVERFLOW="0")
+        with (
+            server_process(env) as (_process, base_url),
+            httpx.Client(base_url=base_url, timeout=httpx.Timeout(10, pool=None)) as http,
+        ):
+            path = f"/api/alice/conversations/{conversation_id}/export"
+            with http.stream("GET", path, headers=auth("alice")) as download:
+                assert download.status_code == 200
+                chunks = download.iter_bytes()
+                next(chunks)  # the first bytes, then the client dawdles
+                bystander = http.get(f"/api/{BYSTANDER}/tasks", headers=auth(BYSTANDER))
+                assert bystander.status_code == 200
+                rest = b"".join(chunks)
+    assert rest.count(b"message 2999 ") == 1

@@ -10,15 +10,21 @@ mirrored to Redis (chat/redis_events.py), so other processes can follow the turn
 """
 
 import asyncio
+import json
+import re
 import time
 from collections import OrderedDict
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
+
+from backend.app.chat.schemas import ChatResponse
+from backend.app.models import Message
 
 FINISHED_TTL_S = 15 * 60
 MAX_TURNS = 10_000
 FINAL_EVENTS = frozenset({"done", "error"})
+_PIECE = re.compile(r"\S+\s*|\s+")
 
 
 @dataclass(frozen=True)
@@ -104,3 +110,57 @@ class TurnLogs:
                 del self._logs[turn_id]
             elif len(self._logs) < self._max_turns:
                 break  # oldest first: the rest are younger
+
+
+# -- a turn told as events after the fact -------------------------------------------------------
+
+
+def text_pieces(text: str, words_per_piece: int = 3) -> Iterator[str]:
+    """Split a finished reply into small pieces (a few words each) that concatenate back to it."""
+    words = _PIECE.findall(text)
+    for start in range(0, len(words), words_per_piece):
+        yield "".join(words[start : start + words_per_piece])
+
+
+def stored_turn_events(messages: list[Message]) -> list[TurnEvent]:
+    """A turn whose event log is gone, told from the database: `start` and then `done` with
+    the stored answer (or `error` when the turn stored none)."""
+    question = messages[0]
+    start = {"conversation_id": question.conversation_id, "turn_id": question.turn_id}
+    answer = next((m for m in messages if m.role == "assistant"), None)
+    if answer is None:
+        ended = {
+            "detail": "This turn ended without an answer. Your message was saved; "
+            "please try again.",
+            "conversation_id": question.conversation_id,
+        }
+        return [TurnEvent(1, "start", start), TurnEvent(2, "error", ended)]
+    response = ChatResponse(
+        conversation_id=answer.conversation_id,
+        response=answer.content,
+        tool_calls=json.loads(answer.tool_calls) if answer.tool_calls else [],
+        message_id=answer.id,
+        turn_id=answer.turn_id,
+        stopped=answer.stopped,
+    )
+    return [TurnEvent(1, "start", start), TurnEvent(2, "done", event_data(response))]
+
+
+def event_data(response: ChatResponse) -> dict[str, Any]:
+    return response.model_dump(mode="json")
+
+
+def replayed_events(response: ChatResponse) -> list[TurnEvent]:
+    """A stored answer (a repeated Idempotency-Key) told as the events a live turn sends."""
+    start = {"conversation_id": response.conversation_id, "turn_id": response.turn_id}
+    named: list[tuple[str, dict[str, Any]]] = [("start", start)]
+    named += [("tool_call", call.model_dump(mode="json")) for call in response.tool_calls]
+    named += [("delta", {"text": piece}) for piece in text_pieces(response.response)]
+    named.append(("done", event_data(response)))
+    return [TurnEvent(number, event, data) for number, (event, data) in enumerate(named, 1)]
+
+
+async def iterate(events: list[TurnEvent]) -> AsyncIterator[TurnEvent]:
+    """A finished list of events, as the async iterator a stream follows."""
+    for event in events:
+        yield event

@@ -12,6 +12,7 @@ from backend.app.chat.schemas import ChatError, ChatRequest, ChatResponse
 from backend.app.chat.streaming import replay_events, turn_events
 from backend.app.deps import SessionDep, SettingsDep
 from backend.app.openapi import COMMON_ERRORS, NOT_FOUND, ErrorResponse
+from backend.app.usage.budget import ChatTokenBudget
 
 router = APIRouter(prefix="/api/{user_id}", tags=["chat"], responses=COMMON_ERRORS)
 
@@ -62,6 +63,7 @@ def chat(
     settings: SettingsDep,
     user: CurrentUser,
     _rate_limit: ChatRateLimit,
+    _token_budget: ChatTokenBudget,
     body: ChatRequest,
     idempotency_key: IdempotencyKeyHeader = None,
 ) -> ChatResponse:

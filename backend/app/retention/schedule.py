@@ -38,6 +38,7 @@ def run_scheduled_pass(engine: Engine, retention_days: int) -> RetentionResult |
     """One try: run the retention pass if this process wins this hour, else None."""
     with _advisory_lock(engine) as locked:
         if not locked or not _claim(engine):
+            logger.debug("retention: skipped, another process has this hour's pass")
             return None
         result = retention_service.delete_idle_conversations(engine, retention_days)
         _finish(engine)

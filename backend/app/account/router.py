@@ -38,9 +38,10 @@ def export_account(request: Request, session: SessionDep, user: CurrentUser) -> 
     # The request's session holds the connection that checked the user; the request's
     # dependencies end only after the body is sent, so give it back now: the batches open
     # short sessions of their own, and a slow download must pin no connection.
+    user_id = user.id
     session.close()
     return StreamingResponse(
-        account_export.stream_account_export(request.app.state.engine, user.id),
+        account_export.stream_account_export(request.app.state.engine, user_id),
         media_type=account_export.MEDIA_TYPE,
         headers={
             "Content-Disposition": f'attachment; filename="{account_export.FILENAME}"',

@@ -4,11 +4,11 @@ from datetime import date
 from typing import Annotated
 
 from fastapi import APIRouter, Query
-from pydantic import AfterValidator, StringConstraints
+from fastapi.exceptions import RequestValidationError
+from pydantic import AfterValidator, StringConstraints, WithJsonSchema
 
 from backend.app.auth.dependencies import CurrentUser
 from backend.app.deps import SessionDep
-from backend.app.errors import InvalidInput
 from backend.app.models import utcnow
 from backend.app.openapi import COMMON_ERRORS
 from backend.app.usage import service as usage_service
@@ -29,8 +29,12 @@ def _calendar_date(value: str) -> date:
 
 # Exactly YYYY-MM-DD: pydantic's own date type also takes Unix timestamps, which a client
 # sending one by mistake should hear about.
+DATE_PATTERN = r"^\d{4}-\d{2}-\d{2}$"
 DateQuery = Annotated[
-    str, StringConstraints(pattern=r"^\d{4}-\d{2}-\d{2}$"), AfterValidator(_calendar_date)
+    str,
+    StringConstraints(pattern=DATE_PATTERN),
+    AfterValidator(_calendar_date),
+    WithJsonSchema({"type": "string", "format": "date", "pattern": DATE_PATTERN}),
 ]
 
 DESCRIPTION = f"""Your chat turns and the model's tokens per UTC day, from `from` to `to`
@@ -62,5 +66,15 @@ def get_usage(
     # By ordinal, so that the first days of the calendar (no 30 days before them) stay a 200.
     first = from_ or date.fromordinal(max(1, last.toordinal() - (DEFAULT_DAYS - 1)))
     if first > last:
-        raise InvalidInput("`from` must not be after `to`.")
+        # FastAPI's own 422 shape, like the dates' other errors.
+        raise RequestValidationError(
+            [
+                {
+                    "type": "date_range",
+                    "loc": ("query", "from"),
+                    "msg": "`from` must not be after `to`",
+                    "input": first.isoformat(),
+                }
+            ]
+        )
     return usage_service.usage_report(session, user.id, first, last)

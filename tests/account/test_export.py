@@ -8,7 +8,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import Engine, insert
 from sqlmodel import Session
 
-from backend.app.account.export import BATCH_SIZE
+from backend.app.account.export import BATCH_SIZE, stream_account_export
 from backend.app.models import Conversation, Message, Task, User
 from tests.conftest import auth
 from tests.usage.seeding import seed_turn, usage
@@ -134,3 +134,17 @@ def test_another_users_export_is_403(client: TestClient, engine: Engine) -> None
         session.commit()
     response = client.get("/api/bob/export", headers=auth("alice"))
     assert response.status_code == 403
+
+
+def test_no_connection_is_held_between_chunks(engine: Engine) -> None:
+    # What a slow download does: take a chunk, wait. Meanwhile no pooled connection is out.
+    seed_history(engine, "alice", [BATCH_SIZE * 2 + 10, 3])
+    with Session(engine) as session:
+        session.add(Task(user_id="alice", title="Buy milk"))
+        session.commit()
+    chunks = 0
+    for chunk in stream_account_export(engine, "alice"):
+        assert chunk
+        assert engine.pool.checkedout() == 0
+        chunks += 1
+    assert chunks >= 4  # the user, the tasks, and the messages in several batches

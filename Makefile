@@ -6,7 +6,7 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 
 .DEFAULT_GOAL := help
-.PHONY: help install run migrate test lint format bench bench-slow-model load clean
+.PHONY: help install run migrate test lint format bench bench-slow-model load retention clean
 
 help: ## list the targets
 	@echo "Todo Chat — make targets:"
@@ -42,12 +42,16 @@ format: install ## ruff format + import sorting
 bench: install ## run the benchmarks (prints ratios; BENCH_DATABASE_URL for PostgreSQL)
 	$(BIN)/python -m benchmarks.pages
 	BENCH_SCALE=$${BENCH_SCALE:-0.1} $(BIN)/python -m benchmarks.search
+	$(BIN)/python -m benchmarks.your_data
 
 bench-slow-model: install ## bystanders' p50/p99 while 0/100/500 turns wait on a 10 s model (~3 min)
 	$(BIN)/python -m benchmarks.slow_model
 
 load: install ## the load script: a real server on 127.0.0.1, N clients, p50/p99, memory (~4 min)
 	$(BIN)/python -m benchmarks.load
+
+retention: install ## one retention pass: delete conversations idle over RETENTION_DAYS (for cron)
+	$(BIN)/python -m backend.app.retention
 
 clean: ## remove the venv, caches and the local SQLite database
 	rm -rf $(VENV) .pytest_cache .ruff_cache data

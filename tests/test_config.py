@@ -34,6 +34,8 @@ def test_defaults_match_the_documented_table(monkeypatch: pytest.MonkeyPatch) ->
     assert settings.rate_limit_storage_url == "memory://"
     assert settings.agent_timeout_s == 30
     assert settings.chat_history_window == 30
+    assert settings.chat_token_budget_daily == 0  # no budget
+    assert settings.retention_days is None  # keep forever
     assert settings.jwt_secret == DEV_JWT_SECRET  # development works with no secret set
 
 
@@ -100,6 +102,13 @@ def test_production_accepts_a_jwks_url_instead_of_a_secret() -> None:
         ({"turn_events_url": "kafka://broker"}, "TURN_EVENTS_URL"),
         ({"database_pool_size": "0"}, "DATABASE_POOL_SIZE"),
         ({"database_max_overflow": "-1"}, "DATABASE_MAX_OVERFLOW"),
+        ({"retention_days": "0"}, "RETENTION_DAYS"),
+        ({"retention_days": "-3"}, "RETENTION_DAYS"),
+        ({"retention_days": "thirty"}, "RETENTION_DAYS"),
+        ({"retention_days": "1.5"}, "RETENTION_DAYS"),
+        ({"retention_days": "99999999999"}, "RETENTION_DAYS"),
+        ({"chat_token_budget_daily": "-1"}, "CHAT_TOKEN_BUDGET_DAILY"),
+        ({"chat_token_budget_daily": "lots"}, "CHAT_TOKEN_BUDGET_DAILY"),
     ],
 )
 def test_bad_settings_raise_one_line_naming_the_variable(
@@ -118,6 +127,7 @@ def test_bad_settings_raise_one_line_naming_the_variable(
         ({"DATABASE_URL": "::not a url::"}, "DATABASE_URL"),
         ({"AGENT": "magic"}, "AGENT"),
         ({"APP_ENV": "production"}, "AUTH_JWT_SECRET"),
+        ({"RETENTION_DAYS": "0"}, "RETENTION_DAYS"),
     ],
 )
 @pytest.mark.parametrize(
@@ -156,3 +166,8 @@ def test_a_rate_limit_must_be_one_positive_limit(value: str) -> None:
 @pytest.mark.parametrize("value", ["0", "30/minute", "5/second", "1000 per day"])
 def test_good_rate_limits_are_accepted(value: str) -> None:
     assert load_settings(_env_file=None, chat_rate_limit=value).chat_rate_limit == value
+
+
+@pytest.mark.parametrize(("value", "days"), [("", None), ("30", 30), (" 7 ", 7), ("36500", 36500)])
+def test_retention_days_is_unset_or_a_positive_integer(value: str, days: int | None) -> None:
+    assert load_settings(_env_file=None, retention_days=value).retention_days == days

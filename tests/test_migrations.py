@@ -44,6 +44,7 @@ EXPECTED_COLUMNS = {
         "role": ("VARCHAR", False),
         "content": ("TEXT", False),
         "tool_calls": ("TEXT", True),
+        "usage": ("TEXT", True),
         "created_at": ("DATETIME", False),
         "turn_id": ("VARCHAR", True),
         "stopped": ("BOOLEAN", False),
@@ -58,6 +59,19 @@ EXPECTED_COLUMNS["idempotency_keys"] = {
     "response": ("TEXT", False),
     "created_at": ("DATETIME", False),
 }
+EXPECTED_COLUMNS["usage_days"] = {
+    "user_id": ("VARCHAR", False),
+    "day": ("DATE", False),
+    "turns": ("INTEGER", False),
+    "prompt_tokens": ("BIGINT", False),
+    "completion_tokens": ("BIGINT", False),
+    "total_tokens": ("BIGINT", False),
+}
+EXPECTED_COLUMNS["job_runs"] = {
+    "name": ("VARCHAR", False),
+    "started_at": ("DATETIME", False),
+    "finished_at": ("DATETIME", True),
+}
 EXPECTED_LENGTHS = {
     ("tasks", "title"): 200,
     ("tasks", "description"): 1000,
@@ -70,6 +84,7 @@ EXPECTED_INDEXES = {
         ("user_id",),
         ("user_id", "updated_at", "id"),
         ("user_id", "archived", "updated_at", "id"),
+        ("updated_at",),
     },
     "messages": {
         *(("user_id",), ("conversation_id",), ("created_at",), ("conversation_id", "id")),
@@ -114,6 +129,7 @@ EXPECTED_FOREIGN_KEYS = {
         (("user_id",), "users", "CASCADE"),
         (("conversation_id",), "conversations", "CASCADE"),
     },
+    "usage_days": {(("user_id",), "users", "CASCADE")},
 }
 
 
@@ -162,6 +178,8 @@ def test_upgrade_creates_exactly_the_modelled_schema(migrated_empty_db) -> None:
         }
         assert foreign_keys == EXPECTED_FOREIGN_KEYS.get(table, set()), table
     assert inspector.get_pk_constraint("users")["constrained_columns"] == ["id"]
+    # One row per user and day: the upsert of a turn's tokens and the budget's lookup.
+    assert inspector.get_pk_constraint("usage_days")["constrained_columns"] == ["user_id", "day"]
     uniques = inspector.get_unique_constraints("idempotency_keys")
     assert [u["column_names"] for u in uniques] == [["user_id", "key"]]
     checks = inspector.get_check_constraints("messages")
@@ -244,7 +262,36 @@ def test_downgrade_to_0003_removes_archive_and_search_only(migrated_empty_db) ->
     assert "archived" not in {c["name"] for c in inspector.get_columns("conversations")}
     indexes = {tuple(i["column_names"]) for i in inspector.get_indexes("conversations")}
     assert indexes == {("user_id",), ("user_id", "updated_at", "id")}
-    assert set(inspector.get_table_names()) == set(EXPECTED_COLUMNS) | {"alembic_version"}
+    assert set(inspector.get_table_names()) == (
+        set(EXPECTED_COLUMNS) - TABLES_OF_0006 | {"alembic_version"}
+    )
+
+
+TABLES_OF_0006 = {"usage_days", "job_runs"}
+
+
+def test_downgrade_to_0004_removes_usage_and_job_runs_only(migrated_empty_db) -> None:
+    engine, config = migrated_empty_db
+    with Session(engine) as session:
+        _conversation_with_messages(session)
+    search_structures = search_objects(engine)
+    command.downgrade(config, "0004")
+    inspector = inspect(engine)
+    assert set(inspector.get_table_names()) == (
+        set(EXPECTED_COLUMNS) - TABLES_OF_0006
+        | {"alembic_version"}
+        | (SQLITE_SEARCH_TABLES if engine.dialect.name == "sqlite" else set())
+    )
+    assert "usage" not in {c["name"] for c in inspector.get_columns("messages")}
+    assert ("updated_at",) not in {
+        tuple(i["column_names"]) for i in inspector.get_indexes("conversations")
+    }
+    # The messages stay, and so does their search index (no copy of the table dropped it).
+    with engine.connect() as connection:
+        assert connection.execute(text("SELECT count(*) FROM messages")).scalar() == 2
+    assert search_objects(engine) == search_structures
+    command.upgrade(config, "head")
+    assert len(_search_ids(engine, "hi")) == 2
 
 
 def _search_ids(engine, words: str) -> list[int | None]:

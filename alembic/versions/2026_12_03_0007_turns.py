@@ -1,7 +1,7 @@
 """chat turns on messages: turn_id (resume after the event log is gone) and stopped
 
 Revision ID: 0007
-Revises: 0004
+Revises: 0006
 Create Date: 2026-12-03
 
 Both messages of a turn carry its `turn_id`, so `GET /chat/turns/{turn_id}/events` can still
@@ -16,7 +16,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0007"
-down_revision: str | None = "0004"
+down_revision: str | None = "0006"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -11,6 +11,8 @@ from sqlalchemy.exc import ArgumentError
 # Used only when APP_ENV=development and no secret is configured, so `make run` works at once.
 DEV_JWT_SECRET = "todo-chat-development-secret-not-for-production"
 MIN_SECRET_LENGTH = 32
+# A century: far beyond any policy, and the cut-off date stays computable.
+MAX_RETENTION_DAYS = 36_500
 
 
 class ConfigError(Exception):
@@ -67,6 +69,10 @@ class Settings(BaseSettings):
     turn_events_url: str = "memory://"
     # Host headers the MCP transport accepts (DNS-rebinding protection); comma-separated.
     mcp_allowed_hosts: str = "127.0.0.1:*,localhost:*,[::1]:*"
+    # Per user, total model tokens per UTC day; 0 = no budget.
+    chat_token_budget_daily: int = Field(default=0, ge=0)
+    # Conversations idle longer than this many days are deleted; unset = kept forever.
+    retention_days: int | None = None
 
     @field_validator("database_url")
     @classmethod
@@ -106,6 +112,23 @@ class Settings(BaseSettings):
         if not value.startswith(("memory://", "redis://", "rediss://", "redis+sentinel://")):
             raise ValueError("use memory:// or redis://host:6379")
         return value
+
+    @field_validator("retention_days", mode="before")
+    @classmethod
+    def _check_retention_days(cls, value: object) -> object:
+        if value is None or (isinstance(value, str) and not value.strip()):
+            return None  # unset: keep everything
+        text = str(value).strip()
+        if (
+            isinstance(value, bool)
+            or not text.isdecimal()
+            or not 1 <= int(text) <= MAX_RETENTION_DAYS
+        ):
+            raise ValueError(
+                f"{value!r} is not a number of days; write an integer from 1 to "
+                f"{MAX_RETENTION_DAYS}, or leave it unset to keep conversations forever"
+            )
+        return int(text)
 
     @field_validator("auth_jwks_url", "auth_issuer", "auth_audience", "openai_base_url")
     @classmethod

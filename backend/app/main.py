@@ -17,6 +17,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match
 from starlette.types import Scope
 
+from backend.app.account.router import router as account_router
 from backend.app.agent.base import is_async_agent
 from backend.app.agent.factory import build_agent
 from backend.app.auth.router import router as auth_router
@@ -32,8 +33,10 @@ from backend.app.health.router import router as health_router
 from backend.app.limits import BodySizeLimitMiddleware
 from backend.app.mcp.server import mount_mcp
 from backend.app.pages.router import include_pages
+from backend.app.retention.schedule import retention_loop
 from backend.app.search.router import router as search_router
 from backend.app.tasks.router import router as tasks_router
+from backend.app.usage.router import router as usage_router
 
 logger = logging.getLogger(__name__)
 
@@ -61,7 +64,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         await app.state.chat_turns.start()
         try:
             async with mcp_endpoint.run():  # the MCP transport's task group lives with the app
-                yield
+                async with retention_loop(settings, engine):  # the hourly pass, if RETENTION_DAYS
+                    yield
             await app.state.chat_turns.shutdown()  # running turns get a short grace period
         finally:
             if is_async_agent(agent):
@@ -92,6 +96,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(conversations_router)
     app.include_router(chat_router)
     app.include_router(search_router)
+    app.include_router(usage_router)
+    app.include_router(account_router)
     include_pages(app)
     mcp_endpoint = mount_mcp(app, settings, engine)
     return app

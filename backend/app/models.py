@@ -1,8 +1,8 @@
 """Every table of the service. No `from __future__ import annotations` here: relationships break."""
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 
-from sqlalchemy import CheckConstraint, Column, Index, Text, UniqueConstraint, false
+from sqlalchemy import BigInteger, CheckConstraint, Column, Index, Text, UniqueConstraint, false
 from sqlmodel import Field, Relationship, SQLModel
 
 # Stable constraint names, so migrations can name what they drop on SQLite and PostgreSQL alike.
@@ -51,6 +51,8 @@ class Conversation(SQLModel, table=True):
         # all of them (?archived=all), or only the archived or the active ones.
         Index(None, "user_id", "updated_at", "id"),
         Index(None, "user_id", "archived", "updated_at", "id"),
+        # Retention finds the conversations idle since before a cut-off, of every user.
+        Index(None, "updated_at"),
     )
 
     id: int | None = Field(default=None, primary_key=True)
@@ -86,6 +88,9 @@ class Message(SQLModel, table=True):
     content: str = Field(sa_column=Column(Text, nullable=False))
     # JSON text: [{"name", "arguments", "result"}, ...] or NULL.
     tool_calls: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    # JSON text: {"model", "prompt_tokens", "completion_tokens", "total_tokens"} of the chat turn
+    # that wrote this assistant message, or NULL (no model called, or not written by a turn).
+    usage: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
     created_at: datetime = Field(default_factory=utcnow, index=True)
     # The chat turn that wrote it (both its messages); NULL for messages posted directly.
     turn_id: str | None = Field(default=None, max_length=40)
@@ -110,3 +115,30 @@ class IdempotencyKey(SQLModel, table=True):
     conversation_id: int = Field(foreign_key="conversations.id", ondelete="CASCADE", index=True)
     response: str = Field(sa_column=Column(Text, nullable=False))  # the ChatResponse as JSON
     created_at: datetime = Field(default_factory=utcnow)
+
+
+class UsageDay(SQLModel, table=True):
+    """One user's chat turns and model tokens of one UTC day: what /usage and the daily token
+    budget read (one primary-key row per user and day, however many turns it counts)."""
+
+    __tablename__ = "usage_days"
+
+    user_id: str = Field(
+        foreign_key="users.id", ondelete="CASCADE", primary_key=True, max_length=255
+    )
+    day: date = Field(primary_key=True)
+    turns: int = Field(default=0)
+    prompt_tokens: int = Field(default=0, sa_type=BigInteger)
+    completion_tokens: int = Field(default=0, sa_type=BigInteger)
+    total_tokens: int = Field(default=0, sa_type=BigInteger)
+
+
+class JobRun(SQLModel, table=True):
+    """When a periodic job (the hourly retention pass) last ran, so that of several server
+    processes only one runs it per period."""
+
+    __tablename__ = "job_runs"
+
+    name: str = Field(primary_key=True, max_length=64)
+    started_at: datetime
+    finished_at: datetime | None = None

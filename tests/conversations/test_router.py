@@ -17,7 +17,7 @@ CONVERSATIONS = "/api/alice/conversations"
 OFFSET_TIMESTAMP = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,6})?(Z|\+00:00)")
 CONVERSATION_FIELDS = {"id", "user_id", "title", "archived", "created_at", "updated_at"}
 MESSAGE_FIELDS = {
-    *("id", "conversation_id", "user_id", "role", "content", "tool_calls", "created_at"),
+    *("id", "conversation_id", "user_id", "role", "content", "tool_calls", "usage", "created_at"),
     *("turn_id", "stopped"),  # null and false for a message posted directly
 }
 TOOL_CALLS = [
@@ -277,6 +277,7 @@ def test_append_stores_the_message_as_given(
     assert message["role"] == role
     assert message["content"] == content  # not trimmed, not rewritten
     assert message["tool_calls"] is None
+    assert message["usage"] is None  # only a chat turn's assistant message carries usage
     assert message["conversation_id"] == conversation["id"]
     assert message["user_id"] == "alice"
     timestamp(message["created_at"])

@@ -123,8 +123,13 @@ def seeded(fuzz_app: FastAPI, engine: Engine) -> None:
 def test_every_operation_conforms(case: schemathesis.Case) -> None:
     response = case.call()
     # A cursor is opaque (any string up to 512 characters is schema-valid) and only the API's
-    # own are accepted: a made-up one is the documented 422, blamed on the cursor alone.
-    excluded = [positive_data_acceptance] if refused_only_the_cursor(response) else []
+    # own are accepted: a made-up one is the documented 422, blamed on the cursor alone. Two
+    # valid dates can still make a range the wrong way round (/usage): the schema cannot say so.
+    excluded = (
+        [positive_data_acceptance]
+        if refused_only_the_cursor(response) or refused_only_the_date_range(response)
+        else []
+    )
     case.validate_response(response, excluded_checks=excluded)
 
 
@@ -132,3 +137,9 @@ def refused_only_the_cursor(response) -> bool:
     if response.status_code != 422:
         return False
     return {tuple(error["loc"]) for error in response.json()["detail"]} == {("query", "cursor")}
+
+
+def refused_only_the_date_range(response) -> bool:
+    if response.status_code != 422:
+        return False
+    return [error["type"] for error in response.json()["detail"]] == ["date_range"]

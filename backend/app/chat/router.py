@@ -14,6 +14,7 @@ from backend.app.chat.rate_limit import ChatRateLimit
 from backend.app.chat.schemas import ChatError, ChatRequest, ChatResponse
 from backend.app.chat.service import ChatTurns
 from backend.app.openapi import COMMON_ERRORS, NOT_FOUND, ErrorResponse
+from backend.app.usage.budget import ChatTokenBudget
 
 router = APIRouter(prefix="/api/{user_id}", tags=["chat"], responses=COMMON_ERRORS)
 
@@ -77,7 +78,8 @@ def event_stream(events: AsyncIterator[TurnEvent]) -> EventSourceResponse:
         409: {"model": ErrorResponse, "description": "Idempotency-Key reused for another request"},
         429: {
             "model": ErrorResponse,
-            "description": "Over CHAT_RATE_LIMIT; see the Retry-After header",
+            "description": "Over CHAT_RATE_LIMIT, or over today's CHAT_TOKEN_BUDGET_DAILY; see the "
+            "Retry-After header",
         },
         502: {"model": ChatError, "description": "The agent or its model failed"},
         504: {"model": ChatError, "description": "The agent or its model timed out"},
@@ -87,6 +89,7 @@ async def chat(
     request: Request,
     user: CurrentUser,
     _rate_limit: ChatRateLimit,
+    _token_budget: ChatTokenBudget,
     body: ChatRequest,
     idempotency_key: IdempotencyKeyHeader = None,
 ) -> ChatResponse | EventSourceResponse:

@@ -7,8 +7,8 @@ returns, so no connection is held while the turn waits on its model:
   or foreign), a bounded window of its latest messages (one indexed query), and the user message,
   committed before the agent runs so a failing model loses nothing;
 - `run_sync_agent`: an agent that only computes (the rules agent), whole, on one session;
-- `finish_turn`: the assistant message, the conversation's updated_at and the idempotency key, in
-  one transaction;
+- `finish_turn`: the assistant message (with the model's token usage), the conversation's
+  updated_at, the user's usage of the day and the idempotency key, in one transaction;
 - `stored_turn`: a turn's stored messages, for resuming once its event log is gone.
 """
 
@@ -27,6 +27,7 @@ from backend.app.chat.schemas import ChatRequest, ChatResponse
 from backend.app.conversations import service as conversation_service
 from backend.app.errors import Conflict, NotFound
 from backend.app.models import Conversation, IdempotencyKey, Message
+from backend.app.usage import service as usage_service
 
 TITLE_MAX = 60
 
@@ -173,6 +174,7 @@ def finish_turn(
         )
         session.add(conversation)
         session.add(message)
+        usage_service.record_turn_usage(session, message, reply.usage)  # same transaction
         session.flush()
         response = ChatResponse(
             conversation_id=turn.conversation_id,

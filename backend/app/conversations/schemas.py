@@ -17,6 +17,7 @@ from pydantic import (
 from pydantic.json_schema import SkipJsonSchema
 
 from backend.app.text import NoNulStr, Title
+from backend.app.usage.schemas import TurnUsage
 
 MESSAGE_CONTENT_MAX = 32_000
 MessageContent = Annotated[
@@ -143,6 +144,9 @@ class MessagePublic(BaseModel):
     role: Literal["user", "assistant"]
     content: str
     tool_calls: list[ToolCallPublic] | None
+    # The model's token counts of the chat turn that wrote this assistant message; null when
+    # no model was called (the built-in agent) and on messages not written by a turn.
+    usage: TurnUsage | None = None
     created_at: datetime
     turn_id: str | None = Field(
         default=None, description="The chat turn that wrote this message (null if posted directly)."
@@ -151,10 +155,10 @@ class MessagePublic(BaseModel):
         default=False, description="True for an answer the user stopped before it was finished."
     )
 
-    @field_validator("tool_calls", mode="before")
+    @field_validator("tool_calls", "usage", mode="before")
     @classmethod
     def _parse_stored_json(cls, value: Any) -> Any:
-        # The database keeps tool calls as JSON text; the wire carries parsed JSON.
+        # The database keeps tool calls and usage as JSON text; the wire carries parsed JSON.
         return json.loads(value) if isinstance(value, str) else value
 
 

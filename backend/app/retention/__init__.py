@@ -1,0 +1,1 @@
+"""Retention: conversations idle longer than RETENTION_DAYS are deleted with their messages."""

@@ -558,6 +558,7 @@ def test_the_search_reads_the_owner_led_indexes(client: TestClient, engine: Engi
             # conditions, which they do only for the very same expression. Rolled back.
             for index in (
                 "ix_messages_user_id",
+                "ix_messages_user_id_turn_id",
                 "ix_conversations_user_id",
                 "ix_conversations_user_id_updated_at_id",
                 "ix_conversations_user_id_archived_updated_at_id",

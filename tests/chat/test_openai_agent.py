@@ -139,7 +139,9 @@ def test_the_model_is_offered_the_five_tools_without_a_user_id(
         assert isinstance(parameters["properties"], dict)
     by_name = {tool["function"]["name"]: tool["function"]["parameters"] for tool in tools}
     assert by_name["add_task"]["required"] == ["title"]
-    assert set(by_name["add_task"]["properties"]) == {"title", "description"}
+    assert set(by_name["add_task"]["properties"]) == {
+        "title", "description", "due_at", "priority", "tags", "recurrence"
+    }  # fmt: skip
     assert by_name["list_tasks"]["properties"]["status"]["enum"] == ["all", "pending", "completed"]
     for name in ("complete_task", "delete_task", "update_task"):
         assert by_name[name]["required"] == ["task_id"]

@@ -42,6 +42,7 @@ format: install ## ruff format + import sorting
 bench: install ## run the benchmarks (prints ratios; BENCH_DATABASE_URL for PostgreSQL)
 	$(BIN)/python -m benchmarks.pages
 	BENCH_SCALE=$${BENCH_SCALE:-0.1} $(BIN)/python -m benchmarks.search
+	BENCH_SCALE=$${BENCH_SCALE:-0.1} $(BIN)/python -m benchmarks.tasks
 
 load: install ## the load script: a real server on 127.0.0.1, N clients, p50/p99, memory (~4 min)
 	$(BIN)/python -m benchmarks.load

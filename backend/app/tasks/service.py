@@ -159,9 +159,9 @@ def complete_task(session: Session, task: Task, now: datetime | None = None) -> 
 
 
 def toggle_completed(session: Session, task: Task) -> Task:
-    """Flip `completed`: reopening is one UPDATE, so two concurrent toggles never cancel into a
-    lost one; completing goes through complete_task (a recurring task moves on instead)."""
-    if not task.completed:
+    """Flip `completed` in one UPDATE, so two concurrent toggles never cancel into a lost one;
+    a pending recurring task moves on to its next occurrence instead (complete_task)."""
+    if task.recurrence is not None and not task.completed:
         return complete_task(session, task)
     session.execute(
         update(Task)

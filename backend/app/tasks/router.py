@@ -4,7 +4,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, status
 from fastapi.exceptions import RequestValidationError
-from pydantic import AfterValidator, AwareDatetime
+from pydantic import AfterValidator
 
 from backend.app.auth.dependencies import CurrentUser
 from backend.app.deps import SessionDep
@@ -12,6 +12,7 @@ from backend.app.openapi import COMMON_ERRORS, NOT_FOUND
 from backend.app.tasks import service as task_service
 from backend.app.tasks.dependencies import OwnedTask
 from backend.app.tasks.schemas import (
+    IsoDatetime,
     Priority,
     TaskCreate,
     TaskPublic,
@@ -30,11 +31,11 @@ def list_tasks(
     user: CurrentUser,
     status_filter: Annotated[TaskStatus, Query(alias="status")] = TaskStatus.all,
     due_before: Annotated[
-        AwareDatetime | None,
+        IsoDatetime | None,
         Query(description="Only tasks due before this time (exclusive), with an offset."),
     ] = None,
     due_after: Annotated[
-        AwareDatetime | None,
+        IsoDatetime | None,
         Query(description="Only tasks due at or after this time, with an offset."),
     ] = None,
     tag: Annotated[

@@ -1,5 +1,6 @@
 """Request and response bodies of the task routes."""
 
+import re
 from datetime import datetime
 from enum import StrEnum
 from typing import Annotated, Literal
@@ -8,6 +9,7 @@ from pydantic import (
     AfterValidator,
     AwareDatetime,
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
     StrictBool,
@@ -57,8 +59,22 @@ def _normalise_tags(values: list[str]) -> list[str]:
     return tags
 
 
+_ISO_DATE_TIME = re.compile(r"\d{4}-\d{2}-\d{2}[Tt].+")
+
+
+def _iso_text(value: object) -> object:
+    # Only ISO 8601 text, as the schema says (`format: date-time`): pydantic alone would also
+    # read numbers and numeric strings ("0.5") as Unix timestamps.
+    if isinstance(value, datetime):
+        return value
+    if not isinstance(value, str) or not _ISO_DATE_TIME.fullmatch(value):
+        raise ValueError("must be an ISO 8601 date and time with an offset, e.g. 2026-12-04T15:00Z")
+    return value
+
+
+IsoDatetime = Annotated[AwareDatetime, BeforeValidator(_iso_text)]
 DueAt = Annotated[
-    AwareDatetime,
+    IsoDatetime,
     AfterValidator(check_due),
     Field(description="When the task is due: ISO 8601 with an offset, years 2000 to 2999."),
 ]

@@ -14,8 +14,8 @@ from backend.app.tasks.schemas import NEEDS_DUE, TaskSort, TaskStatus
 from backend.app.timezones import DEFAULT_TIMEZONE
 
 # Concurrent completions of one recurring task each step from the due date they read; a lost
-# race re-reads and steps again, a few times at most.
-_ADVANCE_ATTEMPTS = 3
+# race re-reads and steps again (bounded: each lost race means another one moved it).
+_ADVANCE_ATTEMPTS = 10
 
 
 class TaskFieldError(InvalidInput):

@@ -43,6 +43,7 @@ bench: install ## run the benchmarks (prints ratios; BENCH_DATABASE_URL for Post
 	$(BIN)/python -m benchmarks.pages
 	BENCH_SCALE=$${BENCH_SCALE:-0.1} $(BIN)/python -m benchmarks.search
 	$(BIN)/python -m benchmarks.your_data
+	BENCH_SCALE=$${BENCH_SCALE:-0.1} $(BIN)/python -m benchmarks.tasks
 
 bench-slow-model: install ## bystanders' p50/p99 while 0/100/500 turns wait on a 10 s model (~3 min)
 	$(BIN)/python -m benchmarks.slow_model

@@ -88,6 +88,8 @@ def empty_all_tables(engine: Engine) -> None:
         else:
             for table in tables:
                 connection.execute(text(f"DELETE FROM {table}"))
+            # The AUTOINCREMENT tables' counters, as RESTART IDENTITY resets PostgreSQL's.
+            connection.execute(text("DELETE FROM sqlite_sequence"))
 
 
 @pytest.fixture

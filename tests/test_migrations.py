@@ -26,8 +26,17 @@ EXPECTED_COLUMNS = {
         "title": ("VARCHAR", False),
         "description": ("VARCHAR", True),
         "completed": ("BOOLEAN", False),
+        "due_at": ("DATETIME", True),
+        "priority": ("SMALLINT", False),
+        "recurrence": ("VARCHAR", True),
+        "timezone": ("VARCHAR", False),
         "created_at": ("DATETIME", False),
         "updated_at": ("DATETIME", False),
+    },
+    "task_tags": {
+        "task_id": ("INTEGER", False),
+        "tag": ("VARCHAR", False),
+        "user_id": ("VARCHAR", False),
     },
     "conversations": {
         "id": ("INTEGER", False),
@@ -75,11 +84,15 @@ EXPECTED_COLUMNS["job_runs"] = {
 EXPECTED_LENGTHS = {
     ("tasks", "title"): 200,
     ("tasks", "description"): 1000,
+    ("tasks", "recurrence"): 255,
+    ("tasks", "timezone"): 64,
+    ("task_tags", "tag"): 32,
     ("conversations", "title"): 200,
     ("messages", "role"): 20,
 }
 EXPECTED_INDEXES = {
-    "tasks": {("user_id",)},
+    "tasks": {("user_id",), ("user_id", "due_at", "id"), ("user_id", "priority", "id")},
+    "task_tags": {("user_id", "tag", "task_id")},
     "conversations": {
         ("user_id",),
         ("user_id", "updated_at", "id"),
@@ -120,6 +133,7 @@ POSTGRES_SEARCH_INDEXES = {
 }
 EXPECTED_FOREIGN_KEYS = {
     "tasks": {(("user_id",), "users", "CASCADE")},
+    "task_tags": {(("task_id",), "tasks", "CASCADE")},
     "conversations": {(("user_id",), "users", "CASCADE")},
     "messages": {
         (("user_id",), "users", "CASCADE"),
@@ -262,20 +276,19 @@ def test_downgrade_to_0003_removes_archive_and_search_only(migrated_empty_db) ->
     assert "archived" not in {c["name"] for c in inspector.get_columns("conversations")}
     indexes = {tuple(i["column_names"]) for i in inspector.get_indexes("conversations")}
     assert indexes == {("user_id",), ("user_id", "updated_at", "id")}
-    assert set(inspector.get_table_names()) == (
-        set(EXPECTED_COLUMNS) - TABLES_OF_0006 | {"alembic_version"}
-    )
+    tables_of_0003 = set(EXPECTED_COLUMNS) - TABLES_OF_0006 - {"task_tags"}
+    assert set(inspector.get_table_names()) == tables_of_0003 | {"alembic_version"}
 
 
 TABLES_OF_0006 = {"usage_days", "job_runs"}
 
 
-def test_downgrade_to_0004_removes_usage_and_job_runs_only(migrated_empty_db) -> None:
+def test_downgrade_to_0005_removes_usage_and_job_runs_only(migrated_empty_db) -> None:
     engine, config = migrated_empty_db
     with Session(engine) as session:
         _conversation_with_messages(session)
     search_structures = search_objects(engine)
-    command.downgrade(config, "0004")
+    command.downgrade(config, "0005")
     inspector = inspect(engine)
     assert set(inspector.get_table_names()) == (
         set(EXPECTED_COLUMNS) - TABLES_OF_0006
@@ -391,3 +404,60 @@ def test_timestamps_come_back_aware_in_utc(engine) -> None:
             assert value.tzinfo is not None
             assert value.utcoffset().total_seconds() == 0
             assert abs((datetime.now(UTC) - value).total_seconds()) < 60
+
+
+def test_the_models_and_the_migrations_agree(migrated_empty_db) -> None:
+    """`alembic check`: autogenerate finds nothing to add, drop or alter."""
+    _engine, config = migrated_empty_db
+    command.check(config)
+
+
+def test_downgrade_to_0004_keeps_every_row_and_search_and_removes_the_task_fields(
+    empty_database_url,
+) -> None:
+    config = alembic_config(empty_database_url)
+    command.upgrade(config, "head")
+    engine = make_engine(empty_database_url)
+    try:
+        with Session(engine) as session:
+            conversation = _conversation_with_messages(session)
+            session.add(Task(user_id="alice", title="Water the plants", priority="high"))
+            session.commit()
+            conversation_id = conversation.id
+        command.downgrade(config, "0004")
+        inspector = inspect(engine)
+        assert "task_tags" not in inspector.get_table_names()
+        task_columns = {c["name"] for c in inspector.get_columns("tasks")}
+        assert task_columns == {
+            "id", "user_id", "title", "description", "completed", "created_at", "updated_at"
+        }  # fmt: skip
+        with engine.connect() as connection:
+            assert connection.execute(text("SELECT title FROM tasks")).scalars().all() == [
+                "Water the plants"
+            ]
+            assert connection.execute(text("SELECT count(*) FROM messages")).scalar() == 2
+        command.upgrade(config, "head")
+        command.check(config)
+        with Session(engine) as session:
+            [task] = session.exec(select(Task)).all()
+            assert (task.title, task.priority, task.tags, task.due_at) == (
+                "Water the plants",
+                "normal",
+                [],
+                None,
+            )
+            # The messages kept their conversation, and the search still finds them.
+            messages = session.exec(select(Message)).all()
+            assert {m.conversation_id for m in messages} == {conversation_id}
+            hits = search_service.search_page(session, "alice", "hi", 100, None)
+            assert sorted(hit.hit.message_id for hit in hits) == sorted(m.id for m in messages)
+            # New rows are indexed by the recreated triggers.
+            session.add(
+                Message(
+                    conversation_id=conversation_id, user_id="alice", role="user", content="zebra"
+                )
+            )
+            session.commit()
+            assert len(search_service.search_page(session, "alice", "zebra", 100, None)) == 1
+    finally:
+        engine.dispose()

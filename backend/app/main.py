@@ -3,7 +3,9 @@
 import logging
 import math
 import sys
+from collections.abc import Callable
 from contextlib import asynccontextmanager
+from datetime import datetime
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -32,6 +34,7 @@ from backend.app.errors import AppError
 from backend.app.health.router import router as health_router
 from backend.app.limits import BodySizeLimitMiddleware
 from backend.app.mcp.server import mount_mcp
+from backend.app.models import utcnow
 from backend.app.pages.router import include_pages
 from backend.app.retention.schedule import retention_loop
 from backend.app.search.router import router as search_router
@@ -47,8 +50,11 @@ In development, get a token from `POST /api/auth/dev-token`.
 """
 
 
-def create_app(settings: Settings | None = None) -> FastAPI:
-    """Build an app for these settings (read from the environment when not given)."""
+def create_app(
+    settings: Settings | None = None, *, clock: Callable[[], datetime] = utcnow
+) -> FastAPI:
+    """Build an app for these settings (read from the environment when not given); `clock` is
+    what "now" is to the agents (tests fix it)."""
     settings = settings or load_settings()
     engine = make_engine(
         settings.database_url,
@@ -60,7 +66,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def lifespan(app: FastAPI):
         # The agent (its model client and connection pool) lives as long as the app serves.
         agent = build_agent(settings)
-        app.state.chat_turns = ChatTurns(settings, engine, agent)
+        app.state.chat_turns = ChatTurns(settings, engine, agent, clock)
         await app.state.chat_turns.start()
         try:
             async with mcp_endpoint.run():  # the MCP transport's task group lives with the app

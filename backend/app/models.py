@@ -2,7 +2,18 @@
 
 from datetime import UTC, date, datetime
 
-from sqlalchemy import BigInteger, CheckConstraint, Column, Index, Text, UniqueConstraint, false
+from sqlalchemy import (
+    BigInteger,
+    CheckConstraint,
+    Column,
+    Index,
+    SmallInteger,
+    Text,
+    TypeDecorator,
+    UniqueConstraint,
+    false,
+    text,
+)
 from sqlmodel import Field, Relationship, SQLModel
 
 # Stable constraint names, so migrations can name what they drop on SQLite and PostgreSQL alike.
@@ -17,6 +28,12 @@ SQLModel.metadata.naming_convention = {
 TITLE_MAX = 200
 DESCRIPTION_MAX = 1000
 ROLES = ("user", "assistant")
+# Stored as a rank so that `ORDER BY priority DESC` is "high first" and an index can serve it.
+PRIORITY_RANKS = {"low": 0, "normal": 1, "high": 2}
+PRIORITY_NAMES = {rank: name for name, rank in PRIORITY_RANKS.items()}
+TAG_MAX = 32
+RECURRENCE_MAX = 255
+TIMEZONE_MAX = 64
 
 
 def utcnow() -> datetime:
@@ -32,16 +49,74 @@ class User(SQLModel, table=True):
     created_at: datetime = Field(default_factory=utcnow)
 
 
+class PriorityRank(TypeDecorator):
+    """`low|normal|high` in Python and on the wire, 0|1|2 in the database."""
+
+    impl = SmallInteger
+    cache_ok = True
+
+    def process_bind_param(self, value: str | None, _dialect) -> int | None:
+        return None if value is None else PRIORITY_RANKS[value]
+
+    def process_result_value(self, value: int | None, _dialect) -> str | None:
+        return None if value is None else PRIORITY_NAMES[value]
+
+
 class Task(SQLModel, table=True):
     __tablename__ = "tasks"
+    __table_args__ = (
+        CheckConstraint("priority IN (0, 1, 2)", name="priority"),
+        # The list's filters and sorts: a due window / `sort=due`, `priority=` / `sort=priority`,
+        # each read from the user's own slice of the index (the `tag` filter has task_tags').
+        Index(None, "user_id", "due_at", "id"),
+        Index(None, "user_id", "priority", "id"),
+        # AUTOINCREMENT: SQLite would otherwise hand a deleted last row's id to the next task.
+        {"sqlite_autoincrement": True},
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     user_id: str = Field(foreign_key="users.id", ondelete="CASCADE", index=True, max_length=255)
     title: str = Field(max_length=TITLE_MAX)
     description: str | None = Field(default=None, max_length=DESCRIPTION_MAX)
     completed: bool = Field(default=False)
+    due_at: datetime | None = Field(default=None)
+    priority: str = Field(
+        default="normal",
+        sa_column=Column(PriorityRank(), nullable=False, server_default=text("1")),
+    )
+    # An RFC 5545 RRULE ("FREQ=WEEKLY;BYDAY=MO"), validated by tasks/recurrence.py.
+    recurrence: str | None = Field(default=None, max_length=RECURRENCE_MAX)
+    # The IANA zone the task was created in: its repetitions keep their wall-clock time there
+    # ("every day at 9am" stays 9am across daylight-saving changes).
+    timezone: str = Field(
+        default="UTC", max_length=TIMEZONE_MAX, sa_column_kwargs={"server_default": "UTC"}
+    )
     created_at: datetime = Field(default_factory=utcnow)
     updated_at: datetime = Field(default_factory=utcnow)
+
+    tag_rows: list["TaskTag"] = Relationship(
+        cascade_delete=True,
+        passive_deletes=True,
+        sa_relationship_kwargs={"lazy": "selectin", "order_by": "TaskTag.tag"},
+    )
+
+    @property
+    def tags(self) -> list[str]:
+        return [row.tag for row in self.tag_rows]
+
+
+class TaskTag(SQLModel, table=True):
+    """One tag of one task. A row per tag (not a JSON or array column) so that `?tag=` is an
+    indexed equality on both databases: (user_id, tag, task_id) finds a user's tagged tasks in
+    id order without reading anyone else's."""
+
+    __tablename__ = "task_tags"
+    __table_args__ = (Index(None, "user_id", "tag", "task_id"),)
+
+    task_id: int = Field(foreign_key="tasks.id", ondelete="CASCADE", primary_key=True)
+    tag: str = Field(primary_key=True, max_length=TAG_MAX)
+    # The task's owner, copied here so the tag index is led by the user like every other one.
+    user_id: str = Field(max_length=255)
 
 
 class Conversation(SQLModel, table=True):
@@ -53,6 +128,7 @@ class Conversation(SQLModel, table=True):
         Index(None, "user_id", "archived", "updated_at", "id"),
         # Retention finds the conversations idle since before a cut-off, of every user.
         Index(None, "updated_at"),
+        {"sqlite_autoincrement": True},  # ids are never reused (see Task)
     )
 
     id: int | None = Field(default=None, primary_key=True)
@@ -79,6 +155,7 @@ class Message(SQLModel, table=True):
         # The full-text search structures over `content` and conversation titles (PostgreSQL
         # GIN expression indexes, SQLite FTS5 tables and triggers) are not expressible here:
         # they live in migration 0004 only, and alembic/env.py keeps `alembic check` off them.
+        {"sqlite_autoincrement": True},  # ids are never reused (see Task)
     )
 
     id: int | None = Field(default=None, primary_key=True)

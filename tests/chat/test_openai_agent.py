@@ -56,8 +56,12 @@ def messages(client: TestClient, conversation_id: int) -> list[dict]:
 
 
 def sent_messages(fake_model: FakeModelServer, index: int = -1) -> list[dict]:
-    """The `messages` of one request the model received (the last one by default)."""
-    return fake_model.requests[index]["messages"]
+    """The `messages` of one request the model received (the last one by default), with the
+    system prompt's closing line (the current time in the user's zone, checked in
+    test_timezone.py) taken off."""
+    first, *rest = fake_model.requests[index]["messages"]
+    assert first["content"].startswith(SYSTEM_PROMPT + "\n\nIt is now ")
+    return [{**first, "content": SYSTEM_PROMPT}, *rest]
 
 
 def system() -> dict:
@@ -102,11 +106,11 @@ def test_a_tool_call_runs_and_the_answer_is_stored_with_it(
     assert first.body["model"] == fake_model.model_name
     assert first.body["tool_choice"] == "auto"
     assert not first.body.get("stream")
-    assert first.body["messages"] == [
+    assert sent_messages(fake_model, 0) == [
         system(),
         {"role": "user", "content": "Add a task to buy groceries"},
     ]
-    sent_system, sent_user, sent_assistant, sent_tool = second.body["messages"]
+    sent_system, sent_user, sent_assistant, sent_tool = sent_messages(fake_model, 1)
     assert sent_system == system()
     assert sent_user == {"role": "user", "content": "Add a task to buy groceries"}
     assert sent_assistant["role"] == "assistant"
@@ -139,7 +143,9 @@ def test_the_model_is_offered_the_five_tools_without_a_user_id(
         assert isinstance(parameters["properties"], dict)
     by_name = {tool["function"]["name"]: tool["function"]["parameters"] for tool in tools}
     assert by_name["add_task"]["required"] == ["title"]
-    assert set(by_name["add_task"]["properties"]) == {"title", "description"}
+    assert set(by_name["add_task"]["properties"]) == {
+        "title", "description", "due_at", "priority", "tags", "recurrence"
+    }  # fmt: skip
     assert by_name["list_tasks"]["properties"]["status"]["enum"] == ["all", "pending", "completed"]
     for name in ("complete_task", "delete_task", "update_task"):
         assert by_name[name]["required"] == ["task_id"]

@@ -133,8 +133,9 @@ def test_each_tool_acts_on_the_callers_tasks(server: str, era: str) -> None:
 
     other_id = payload(call(server, era, "add_task", {"title": "Call mom"}))["task_id"]
     listed = payload(call(server, era, "list_tasks", {}))
+    tool_fields = ("id", "title", "description", "completed", "due_at", "priority", "tags")
     assert listed == [
-        {"id": t["id"], "title": t["title"], "description": t["description"], "completed": False}
+        {**{name: t[name] for name in tool_fields}, "recurrence": None}
         for t in rest_tasks(server)
     ]
 
@@ -153,6 +154,56 @@ def test_each_tool_acts_on_the_callers_tasks(server: str, era: str) -> None:
     deleted = payload(call(server, era, "delete_task", {"task_id": task_id}))
     assert deleted == {"task_id": task_id, "status": "deleted", "title": "Buy oat milk"}
     assert [t["id"] for t in rest_tasks(server)] == [other_id]
+
+
+@pytest.mark.parametrize("era", ERAS)
+def test_the_task_fields_are_in_the_schemas_and_the_calls(server: str, era: str) -> None:
+    async def list_tools(session: ClientSession) -> types.ListToolsResult:
+        return await session.list_tools()
+
+    schemas = {tool.name: tool.input_schema for tool in with_session(server, era, list_tools).tools}
+    fields = {"due_at", "priority", "tags", "recurrence"}
+    assert fields <= set(schemas["add_task"]["properties"])
+    assert fields <= set(schemas["update_task"]["properties"])
+    filters = {"due_before", "due_after", "tag", "priority"}
+    assert filters <= set(schemas["list_tasks"]["properties"])
+
+    weekly = {
+        "title": "Team sync",
+        "due_at": "2031-01-06T10:00:00+01:00",
+        "priority": "high",
+        "tags": ["Work", "#meetings"],
+        "recurrence": "FREQ=WEEKLY;BYDAY=MO",
+    }
+    task_id = payload(call(server, era, "add_task", weekly))["task_id"]
+    payload(call(server, era, "add_task", {"title": "Someday", "priority": "low"}))
+    [stored] = [t for t in rest_tasks(server) if t["id"] == task_id]
+    assert stored["due_at"] in ("2031-01-06T09:00:00Z", "2031-01-06T09:00:00+00:00")
+    assert (stored["priority"], stored["tags"], stored["recurrence"]) == (
+        "high",
+        ["meetings", "work"],
+        "FREQ=WEEKLY;BYDAY=MO",
+    )
+    [listed] = payload(call(server, era, "list_tasks", {"tag": "WORK", "priority": "high"}))
+    assert (listed["id"], listed["due_at"], listed["tags"]) == (
+        task_id,
+        "2031-01-06T09:00:00+00:00",  # the turn's zone: UTC over MCP
+        ["meetings", "work"],
+    )
+    completed = payload(call(server, era, "complete_task", {"task_id": task_id}))
+    assert completed == {
+        "task_id": task_id,
+        "status": "completed",
+        "title": "Team sync",
+        "next_due_at": "2031-01-13T09:00:00+00:00",
+    }
+    [stored] = [t for t in rest_tasks(server) if t["id"] == task_id]
+    assert stored["completed"] is False
+
+    bad = call(server, era, "add_task", {"title": "x", "recurrence": "FREQ=DAILY"})
+    assert bad.is_error is True
+    assert "due_at" in payload(bad)["error"]
+    assert len(rest_tasks(server)) == 2
 
 
 @pytest.mark.parametrize("era", ERAS)

@@ -13,7 +13,19 @@ from tests.conftest import auth
 
 TASKS = "/api/alice/tasks"
 OFFSET_TIMESTAMP = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,6})?(Z|\+00:00)")
-TASK_FIELDS = {"id", "user_id", "title", "description", "completed", "created_at", "updated_at"}
+TASK_FIELDS = {
+    "id",
+    "user_id",
+    "title",
+    "description",
+    "completed",
+    "due_at",
+    "priority",
+    "tags",
+    "recurrence",
+    "created_at",
+    "updated_at",
+}
 
 
 def create(client: TestClient, title: str = "Buy milk", **fields: Any) -> dict[str, Any]:

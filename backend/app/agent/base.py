@@ -11,6 +11,7 @@ Two kinds, by what they wait on:
 import inspect
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any, Protocol
 
 from backend.app.agent.tools import AsyncToolRunner, ToolRunner
@@ -67,9 +68,11 @@ class AsyncAgent(Protocol):
         tools: AsyncToolRunner,
         *,
         on_delta: Callable[[str], None] | None = None,
+        now: datetime | None = None,
     ) -> AgentReply:
         """Answer `message`, awaiting `tools(name, arguments)` as needed. With `on_delta` the
-        model is streamed and each piece of text is passed on as it arrives."""
+        model is streamed and each piece of text is passed on as it arrives. `now` is the
+        current time in the user's time zone (so "tomorrow at 3pm" can become a `due_at`)."""
         ...
 
     async def aclose(self) -> None:

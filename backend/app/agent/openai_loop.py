@@ -15,6 +15,7 @@ import json
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 import httpx
@@ -23,7 +24,7 @@ from openai.types.chat import ChatCompletionMessage
 from openai.types.completion_usage import CompletionUsage
 
 from backend.app.agent.base import AgentError, AgentReply, AgentTimeout, HistoryMessage
-from backend.app.agent.prompts import SYSTEM_PROMPT
+from backend.app.agent.prompts import system_prompt
 from backend.app.agent.tools import TOOLS, AsyncToolRunner
 from backend.app.config import Settings
 
@@ -210,6 +211,7 @@ class OpenAIAgent:
         tools: AsyncToolRunner,
         *,
         on_delta: Callable[[str], None] | None = None,
+        now: datetime | None = None,
     ) -> AgentReply:
         """The tool loop; with `on_delta` the model is streamed and its text passed on live.
 
@@ -219,7 +221,7 @@ class OpenAIAgent:
         usage = _Usage(self._model)
         try:
             async with asyncio.timeout(self._timeout_s):
-                text = await self._loop(message, history, tools, on_delta, usage)
+                text = await self._loop(message, history, tools, on_delta, usage, now)
         except TimeoutError:
             raise AgentTimeout(f"no answer within {self._timeout_s:g} s") from None
         except openai.OpenAIError as exc:
@@ -233,9 +235,10 @@ class OpenAIAgent:
         tools: AsyncToolRunner,
         on_delta: Callable[[str], None] | None,
         usage: _Usage,
+        now: datetime | None,
     ) -> str:
         messages: list[dict[str, Any]] = [
-            {"role": "system", "content": SYSTEM_PROMPT},
+            {"role": "system", "content": system_prompt(now)},
             *history_to_messages(history),
             {"role": "user", "content": message},
         ]

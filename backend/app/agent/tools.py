@@ -8,18 +8,21 @@ request), never from the arguments: no tool has a `user_id` argument.
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import datetime
 from functools import cached_property
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import anyio
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, model_validator
 from sqlalchemy import Engine
 from sqlmodel import Session
 
+from backend.app.agent.tool_times import DateMeans, ToolRule, ToolTime, when
 from backend.app.errors import NotFound
 from backend.app.tasks import service as task_service
-from backend.app.tasks.schemas import TaskStatus
+from backend.app.tasks.schemas import NEEDS_DUE, Tags, TaskStatus, normalise_tag
 from backend.app.text import Description, Title
+from backend.app.timezones import DEFAULT_TIMEZONE, zone
 
 logger = logging.getLogger(__name__)
 
@@ -30,6 +33,9 @@ MAX_TASK_ID = 2**31 - 1  # the INTEGER column's range; larger ids cannot exist
 class ToolContext:
     session: Session
     user_id: str
+    # The turn's IANA time zone: how a date-only `due_at` and a naive time are read, and how
+    # due dates are shown back to the model.
+    timezone: str = DEFAULT_TIMEZONE
 
 
 @dataclass
@@ -48,9 +54,28 @@ class _Arguments(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
+Priority = Literal["low", "normal", "high"]
+_DUE_HELP = (
+    "ISO 8601 with an offset (2026-12-04T15:00:00+01:00), or a date (2026-12-04) meaning the end "
+    "of that day in the user's time zone"
+)
+_RULE_HELP = "RFC 5545 RRULE, e.g. FREQ=WEEKLY;BYDAY=MO or FREQ=DAILY;INTERVAL=2; needs a due_at"
+_TAGS_HELP = "Tags, e.g. ['work', 'errands']: up to 10, 1-32 characters each"
+
+
 class AddTaskArguments(_Arguments):
     title: Title = Field(description="Short title of the task, e.g. 'Buy groceries'.")
     description: Description | None = Field(default=None, description="Optional details.")
+    due_at: ToolTime | None = Field(default=None, description=f"When it is due: {_DUE_HELP}.")
+    priority: Priority | None = Field(default=None, description="low, normal (default) or high.")
+    tags: Tags | None = Field(default=None, description=f"{_TAGS_HELP}.")
+    recurrence: ToolRule | None = Field(default=None, description=f"How it repeats: {_RULE_HELP}.")
+
+    @model_validator(mode="after")
+    def _recurrence_needs_a_due_date(self) -> "AddTaskArguments":
+        if self.recurrence and not (self.due_at or "").strip():
+            raise ValueError(NEEDS_DUE)
+        return self
 
 
 class ListTasksArguments(_Arguments):
@@ -58,6 +83,18 @@ class ListTasksArguments(_Arguments):
     status: Literal["all", "pending", "completed"] = Field(
         default="all", description="Which tasks: all, pending or completed."
     )
+    due_before: ToolTime | None = Field(
+        default=None,
+        description="Only tasks due before this time; a date includes that whole day.",
+    )
+    due_after: ToolTime | None = Field(
+        default=None,
+        description="Only tasks due at or after this time; a date includes that whole day.",
+    )
+    tag: Annotated[str, AfterValidator(normalise_tag)] | None = Field(
+        default=None, description="Only tasks with this tag."
+    )
+    priority: Priority | None = Field(default=None, description="Only tasks of this priority.")
 
 
 class TaskIdArguments(_Arguments):
@@ -66,33 +103,84 @@ class TaskIdArguments(_Arguments):
 
 class UpdateTaskArguments(TaskIdArguments):
     title: Title | None = Field(default=None, description="The new title.")
-    description: Description | None = Field(default=None, description="The new description.")
+    description: Description | None = Field(
+        default=None, description="The new description; an empty string removes it."
+    )
+    due_at: ToolTime | None = Field(
+        default=None, description=f"The new due date: {_DUE_HELP}; an empty string removes it."
+    )
+    priority: Priority | None = Field(default=None, description="The new priority.")
+    tags: Tags | None = Field(
+        default=None,
+        description=f"The new tags, replacing the old ones ({_TAGS_HELP}); [] removes them.",
+    )
+    recurrence: ToolRule | None = Field(
+        default=None, description=f"The new repetition ({_RULE_HELP}); an empty string removes it."
+    )
 
 
 def _changed(task, status: str) -> dict[str, Any]:
     return {"task_id": task.id, "status": status, "title": task.title}
 
 
+def _shown(moment: datetime | None, context: ToolContext) -> str | None:
+    # In the user's own zone (still with its offset), so the model reads "15:00" as they do.
+    return None if moment is None else moment.astimezone(zone(context.timezone)).isoformat()
+
+
+def _due(value: str | None, context: ToolContext, date_means: DateMeans = "end") -> datetime | None:
+    return when(value, context.timezone, date_means=date_means) if value and value.strip() else None
+
+
 def add_task(context: ToolContext, args: AddTaskArguments) -> dict[str, Any]:
     task = task_service.create_task(
-        context.session, context.user_id, args.title, args.description or None
+        context.session,
+        context.user_id,
+        args.title,
+        args.description or None,
+        due_at=_due(args.due_at, context),
+        priority=args.priority or "normal",
+        tags=args.tags or (),
+        recurrence=args.recurrence or None,
+        timezone=context.timezone,
     )
     return _changed(task, "created")
 
 
 def list_tasks(context: ToolContext, args: ListTasksArguments) -> list[dict[str, Any]]:
-    tasks = task_service.list_tasks(context.session, context.user_id, TaskStatus(args.status))
+    tasks = task_service.list_tasks(
+        context.session,
+        context.user_id,
+        TaskStatus(args.status),
+        due_before=_due(args.due_before, context, "next"),
+        due_after=_due(args.due_after, context, "start"),
+        tag=args.tag,
+        priority=args.priority,
+    )
     return [
-        {"id": t.id, "title": t.title, "description": t.description, "completed": t.completed}
+        {
+            "id": t.id,
+            "title": t.title,
+            "description": t.description,
+            "completed": t.completed,
+            "due_at": _shown(t.due_at, context),
+            "priority": t.priority,
+            "tags": t.tags,
+            "recurrence": t.recurrence,
+        }
         for t in tasks
     ]
 
 
 def complete_task(context: ToolContext, args: TaskIdArguments) -> dict[str, Any]:
     task = task_service.get_task(context.session, context.user_id, args.task_id)
-    if not task.completed:
-        task = task_service.update_task(context.session, task, {"completed": True})
-    return _changed(task, "completed")
+    if task.completed:
+        return _changed(task, "completed")
+    task = task_service.complete_task(context.session, task)
+    result = _changed(task, "completed")
+    if not task.completed:  # a recurring task: it stays pending, due at its next occurrence
+        result["next_due_at"] = _shown(task.due_at, context)
+    return result
 
 
 def delete_task(context: ToolContext, args: TaskIdArguments) -> dict[str, Any]:
@@ -103,11 +191,23 @@ def delete_task(context: ToolContext, args: TaskIdArguments) -> dict[str, Any]:
 
 
 def update_task(context: ToolContext, args: UpdateTaskArguments) -> dict[str, Any]:
-    changes = args.model_dump(include={"title", "description"}, exclude_none=True)
+    # Null means "not given" (models send every optional argument as null); "" and [] clear.
+    changes = args.model_dump(exclude={"task_id"}, exclude_none=True)
     if not changes:
-        return {"error": "give a new title or description to update the task"}
+        return {"error": "give a new title, description, due_at, priority, tags or recurrence"}
+    for name in ("description", "recurrence"):
+        if name in changes:
+            changes[name] = changes[name] or None
+    if "due_at" in changes:
+        changes["due_at"] = _due(changes["due_at"], context)
+    if "due_at" in changes or "recurrence" in changes:
+        # "Every day at 9am" said now means 9am where the user is now.
+        changes["timezone"] = context.timezone
     task = task_service.get_task(context.session, context.user_id, args.task_id)
-    task = task_service.update_task(context.session, task, changes)
+    try:
+        task = task_service.update_task(context.session, task, changes)
+    except task_service.TaskFieldError as exc:
+        return {"error": exc.detail}
     return _changed(task, "updated")
 
 
@@ -229,6 +329,7 @@ class AsyncToolRunner(ToolCallLog):
 
     engine: Engine
     user_id: str
+    timezone: str = DEFAULT_TIMEZONE  # the turn's, as in ToolContext
 
     async def __call__(self, name: str, arguments: dict[str, Any]) -> Any:
         # Not abandoned on cancellation: a call that started finishes (and commits) whole.
@@ -238,4 +339,6 @@ class AsyncToolRunner(ToolCallLog):
 
     def _execute(self, name: str, arguments: dict[str, Any]) -> Any:
         with Session(self.engine) as session:
-            return execute_tool(ToolContext(session, self.user_id), name, arguments)
+            return execute_tool(
+                ToolContext(session, self.user_id, self.timezone), name, arguments
+            )

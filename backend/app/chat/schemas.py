@@ -7,6 +7,7 @@ from pydantic import BaseModel, Field, StringConstraints
 from backend.app.conversations.schemas import ToolCallPublic
 from backend.app.ids import MAX_ID
 from backend.app.text import NoNulStr
+from backend.app.timezones import DEFAULT_TIMEZONE, TimezoneName
 
 CHAT_MESSAGE_MAX = 4000
 
@@ -19,6 +20,8 @@ class ChatRequest(BaseModel):
         le=MAX_ID,
         description="Continue this conversation; null (or absent) starts a new one.",
     )
+    # How the agent reads "tomorrow at 3pm" or "what's due today?"; unknown names are a 422.
+    timezone: TimezoneName = DEFAULT_TIMEZONE
 
 
 class ChatResponse(BaseModel):

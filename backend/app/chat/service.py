@@ -15,6 +15,7 @@ import asyncio
 import logging
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
+from datetime import datetime
 from functools import partial
 
 import anyio
@@ -37,6 +38,8 @@ from backend.app.chat.schemas import ChatRequest, ChatResponse
 from backend.app.chat.steps import Turn, begin_turn, finish_turn, run_sync_agent, stored_turn
 from backend.app.config import Settings
 from backend.app.errors import AppError, BadGateway, Conflict, GatewayTimeout, NotFound
+from backend.app.models import utcnow
+from backend.app.timezones import zone
 
 logger = logging.getLogger(__name__)
 
@@ -59,9 +62,17 @@ class RunningTurn:
 class ChatTurns:
     """Runs chat turns for one app: its engine, its agent, its turn logs and running turns."""
 
-    def __init__(self, settings: Settings, engine: Engine, agent: Agent) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        engine: Engine,
+        agent: Agent,
+        clock: Callable[[], datetime] = utcnow,
+    ) -> None:
         self._engine = engine
         self._agent = agent
+        # What "now" is for the agents (today's date, "tomorrow"): a test can fix it.
+        self._clock = clock
         self._history_window = settings.chat_history_window
         self.logs = TurnLogs()
         self._running: dict[str, RunningTurn] = {}
@@ -227,6 +238,7 @@ class ChatTurns:
         tools = AsyncToolRunner(
             engine=self._engine,
             user_id=turn.user_id,
+            timezone=turn.request.timezone,
             on_call=lambda call: log.append("tool_call", call.as_dict()),
         )
         running = self._running[turn.turn_id]
@@ -258,8 +270,9 @@ class ChatTurns:
         """Run the agent; its failures become 502/504 carrying the conversation id."""
         try:
             if is_async_agent(self._agent):
+                now = self._clock().astimezone(zone(turn.request.timezone))
                 return await self._agent.run(
-                    turn.request.message, turn.history, tools, on_delta=on_delta
+                    turn.request.message, turn.history, tools, on_delta=on_delta, now=now
                 )
             reply, calls = await anyio.to_thread.run_sync(
                 run_sync_agent, self._engine, self._agent, turn

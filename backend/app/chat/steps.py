@@ -147,7 +147,7 @@ def run_sync_agent(
 ) -> tuple[AgentReply, list[ToolCall]]:
     """Step 2 for an agent that only computes: the whole run in this thread, one session."""
     with Session(engine) as session:
-        runner = ToolRunner(ToolContext(session, turn.user_id))
+        runner = ToolRunner(ToolContext(session, turn.user_id, turn.request.timezone))
         text = agent.run(turn.request.message, turn.history, runner)
     return AgentReply(text=text), runner.calls
 

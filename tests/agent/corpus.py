@@ -1,0 +1,346 @@
+"""Messages as people type them to the built-in agent, each with what it should do.
+
+Written as a user would write them (lower case, missing apostrophes, chatter, typos), grouped by
+the categories of API.md "The built-in agent". Every case starts from an empty account seeded
+with `seed` (ids 1, 2, … in that order; titles in `done` completed), optionally plays the earlier
+turns `before` in the same conversation, then sends `message` and checks:
+
+- the calls that change data, in order: `("add", title)`, `("complete", ref)`,
+  `("delete", ref)`, `("rename", ref, new_title)` where `ref` is a task id or a title as it was
+  just before `message`;
+- the tasks afterwards: the tasks before `message` with exactly those effects;
+- `listing`: the one `list_tasks` call's status, for requests to see tasks;
+- `reply_has`: words the reply must contain (case-insensitive), e.g. "already".
+
+`expect=[]` means: nothing may change.
+"""
+
+from dataclasses import dataclass, field, replace
+
+# The list most cases start from: ids 1..6, #3 done.
+HOME = (
+    "Buy milk",
+    "Call mom",
+    "Pay the electricity bill",
+    "Water the plants",
+    "Book a haircut",
+    "Email Sarah",
+)
+HOME_DONE = ("Pay the electricity bill",)
+CHORES = (
+    "Renew passport",
+    "Fix the bike",
+    "Clean the kitchen",
+    "Take out the trash",
+    "Send invoices to clients",
+)
+HELP = "add a task to"  # every help answer shows this example
+
+
+@dataclass(frozen=True)
+class Case:
+    category: str
+    message: str
+    expect: list[tuple] = field(default_factory=list)
+    seed: tuple[str, ...] = HOME
+    done: tuple[str, ...] = HOME_DONE
+    before: tuple[str, ...] = ()
+    listing: str | None = None
+    reply_has: tuple[str, ...] = ()
+
+
+def _cases(category: str, *rows: Case | tuple) -> list[Case]:
+    """Cases of one category from `C(...)` cases and `(message, expect)` pairs."""
+    return [
+        replace(row, category=category) if isinstance(row, Case) else Case(category, *row)
+        for row in rows
+    ]
+
+
+def C(message: str, expect: list[tuple] | None = None, **kwargs) -> Case:  # noqa: N802
+    return Case("", message, expect or [], **kwargs)
+
+
+WORD_FORMS = _cases(
+    "word forms",
+    ("I bought the milk, tick it off", [("complete", "Buy milk")]),
+    ("I finished calling mom", [("complete", "Call mom")]),
+    ("called mom", [("complete", "Call mom")]),
+    ("watered the plants", [("complete", "Water the plants")]),
+    ("plants are watered", [("complete", "Water the plants")]),
+    ("just emailed sarah", [("complete", "Email Sarah")]),
+    ("booked the haircut", [("complete", "Book a haircut")]),
+    ("done with calling mom", [("complete", "Call mom")]),
+    ("buying milk is done", [("complete", "Buy milk")]),
+    ("I've watered the plants today", [("complete", "Water the plants")]),
+    ("delete the haircut booking", [("delete", "Book a haircut")]),
+    ("remove the emailing sarah one", [("delete", "Email Sarah")]),
+    ("mark milk buying as done", [("complete", "Buy milk")]),
+    ("the plant watering is done", [("complete", "Water the plants")]),
+    ("I called my mom", [("complete", "Call mom")]),
+    ("finished booking the haircut", [("complete", "Book a haircut")]),
+    ("sarah has been emailed", [("complete", "Email Sarah")]),
+    C("renewed my passport!", [("complete", "Renew passport")], seed=CHORES, done=()),
+    C("fixed the bike", [("complete", "Fix the bike")], seed=CHORES, done=()),
+    C("kitchen's cleaned", [("complete", "Clean the kitchen")], seed=CHORES, done=()),
+    C("took out the trash", [("complete", "Take out the trash")], seed=CHORES, done=()),
+    C("invoices sent", [("complete", "Send invoices to clients")], seed=CHORES, done=()),
+    C(
+        "sent the invoice to the clients",
+        [("complete", "Send invoices to clients")],
+        seed=CHORES,
+        done=(),
+    ),
+    C("delete the bike fixing task", [("delete", "Fix the bike")], seed=CHORES, done=()),
+)
+
+PRONOUNS = _cases(
+    "pronouns",
+    C("actually delete it", [("delete", "Buy batteries")], before=("add buy batteries",)),
+    C("mark it done", [("complete", "Call the bank")], before=("add a task to call the bank",)),
+    C(
+        "rename that to pick up suits",
+        [("rename", "Pick up dry cleaning", "Pick up suits")],
+        before=("add pick up dry cleaning",),
+    ),
+    C("complete the first one", [("complete", "Buy milk")], before=("show my tasks",)),
+    C("delete the second one", [("delete", "Call mom")], before=("what's pending?",)),
+    C("actually delete that one", [("delete", "Call mom")], before=("mark call mom as done",)),
+    C("done with it", [("complete", "Renew car insurance")], before=("add renew car insurance",)),
+    C(
+        "that one is done",
+        [("complete", "Book flights to rome")],
+        before=("add book flights to rome",),
+    ),
+    C(
+        "change it to water the garden and the lawn",
+        [("rename", "Water the garden", "Water the garden and the lawn")],
+        before=("add water the garden",),
+    ),
+    C("mark the last one as done", [("complete", "Email Sarah")], before=("show pending tasks",)),
+    C("remove it please", [("delete", "Get a haircut")], before=("add get a haircut",)),
+    C(
+        "delete it",
+        [("delete", "Buy paint")],
+        before=("add call the plumber", "add buy paint"),
+    ),
+    C(
+        "delete that",
+        [("delete", "Pay the electricity bill")],
+        before=("what have I completed?",),
+    ),
+    C("delete it", [], seed=HOME),
+    C("tick that off", [("complete", "Feed the cat")], before=("add feed the cat",)),
+    C("delete the 3rd one", [("delete", "Pay the electricity bill")], before=("list my tasks",)),
+    C(
+        "i did it",
+        [("complete", "Buy a birthday card for dad")],
+        before=("add buy a birthday card for dad",),
+    ),
+    C(
+        "rename it to 'Return library books by Friday'",
+        [("rename", "Return library books", "Return library books by Friday")],
+        before=("add return library books",),
+    ),
+)
+
+SEVERAL = _cases(
+    "several at once",
+    C("add 'buy milk' and 'call mom'", [("add", "buy milk"), ("add", "call mom")], seed=()),
+    C(
+        "add buy eggs, buy bread and pay the phone bill",
+        [("add", "Buy eggs"), ("add", "Buy bread"), ("add", "Pay the phone bill")],
+        seed=(),
+    ),
+    ("delete tasks 4 and 5", [("delete", 4), ("delete", 5)]),
+    ("mark 1, 2 and 5 as done", [("complete", 1), ("complete", 2), ("complete", 5)]),
+    ("complete task 1 and task 2", [("complete", 1), ("complete", 2)]),
+    C("add milk, eggs, bread", [("add", "Milk"), ("add", "Eggs"), ("add", "Bread")], seed=()),
+    ("remove 2 and 4", [("delete", 2), ("delete", 4)]),
+    ("I bought milk and called mom", [("complete", "Buy milk"), ("complete", "Call mom")]),
+    C(
+        "add 'renew passport', 'book hotel' and 'pack'",
+        [("add", "renew passport"), ("add", "book hotel"), ("add", "pack")],
+        seed=(),
+    ),
+    C(
+        "add pick up the kids and feed the dog",
+        [("add", "Pick up the kids"), ("add", "Feed the dog")],
+        seed=(),
+    ),
+    (
+        "delete the haircut and the sarah email",
+        [("delete", "Book a haircut"), ("delete", "Email Sarah")],
+    ),
+    ("tasks 1 and 2 are done", [("complete", 1), ("complete", 2)]),
+    C(
+        "add call the vet; buy cat food",
+        [("add", "Call the vet"), ("add", "Buy cat food")],
+        seed=(),
+    ),
+    ("delete #4, #5", [("delete", 4), ("delete", 5)]),
+    C(
+        "remind me to call grandma and to send the rent",
+        [("add", "Call grandma"), ("add", "Send the rent")],
+        seed=(),
+    ),
+    C("add bread and butter", [("add", "Bread and butter")], seed=()),
+)
+
+TYPOS = _cases(
+    "typos",
+    C("shwo me my tasks", listing="all"),
+    ("delet task 3", [("delete", 3)]),
+    C("add a tsak to buy stamps", [("add", "Buy stamps")], seed=()),
+    ("mark task 2 as compelte", [("complete", 2)]),
+    ("remvoe the haircut", [("delete", "Book a haircut")]),
+    C("whats pendng", listing="pending"),
+    ("i finsihed calling mom", [("complete", "Call mom")]),
+    ("delete the haricut task", [("delete", "Book a haircut")]),
+    ("complete water the plnats", [("complete", "Water the plants")]),
+    C("lsit my todos", listing="all"),
+    ("cancle task 6", [("delete", 6)]),
+    ("mrak email sarah as done", [("complete", "Email Sarah")]),
+    ("delte the milk", [("delete", "Buy milk")]),
+    C("show me waht I've completed", listing="completed"),
+    C("ad a task to clean the garage", [("add", "Clean the garage")], seed=()),
+    ("chnage task 2 to call dad", [("rename", 2, "Call dad")]),
+    ("delete the yoga class", []),
+    ("delete the mlik carton", []),
+)
+
+NEGATIONS = _cases(
+    "negations",
+    C("what haven't I done yet?", listing="pending"),
+    C("what's not done", listing="pending"),
+    C("which tasks are still open", listing="pending"),
+    C("show me what I haven't finished", listing="pending"),
+    C("anything I didn't complete?", listing="pending"),
+    C("what is not yet completed", listing="pending"),
+    C("list unfinished stuff", listing="pending"),
+    C("what do I still need to do", listing="pending"),
+    C("show the ones that aren't done", listing="pending"),
+    C("whats still left", listing="pending"),
+    C("what haven't I completed", listing="pending"),
+    C("what have I done?", listing="completed"),
+    ("I haven't called mom yet", []),
+    ("don't delete the milk task", []),
+    ("I didn't buy the milk", []),
+    ("mark call mom as not done", []),
+    ("never mind, don't add that", []),
+)
+
+CHATTER = _cases(
+    "chatter around titles",
+    ("ok so I need to get a haircut, put that down", [("add", "Get a haircut")]),
+    ("hey can you add buy cat food to my list thanks", [("add", "Buy cat food")]),
+    (
+        "put 'call the insurance company' on the list please",
+        [("add", "call the insurance company")],
+    ),
+    ("umm add pick up the parcel i guess", [("add", "Pick up the parcel")]),
+    ("oh and remind me to water the garden, thanks!", [("add", "Water the garden")]),
+    ("I need to call the dentist tomorrow", [("add", "Call the dentist tomorrow")]),
+    ("could you please add renew the car insurance for me", [("add", "Renew the car insurance")]),
+    ("add a task: buy a new phone charger. thanks a lot", [("add", "Buy a new phone charger")]),
+    ("note down: send the birthday card, please", [("add", "Send the birthday card")]),
+    ("gotta buy printer ink, can you add that", [("add", "Buy printer ink")]),
+    ("so yeah, add laundry to the list", [("add", "Laundry")]),
+    ("pls add book flights to my todo list", [("add", "Book flights")]),
+    ("I should really clean the fridge, add it", [("add", "Clean the fridge")]),
+    ("new task - fix the leaking tap :)", [("add", "Fix the leaking tap")]),
+    ("can u add buy stamps", [("add", "Buy stamps")]),
+    ("hi! add 'pay council tax' to my list, cheers", [("add", "pay council tax")]),
+    ("ok add get groceries to the list thanks!!", [("add", "Get groceries")]),
+    ("remind me to call the dentist tomorrow", [("add", "Call the dentist tomorrow")]),
+)
+
+QUESTIONS = _cases(
+    "questions about the tools",
+    *[
+        C(message, reply_has=(HELP,))
+        for message in (
+            "how do I delete a task?",
+            "can you add tasks?",
+            "how do i mark something as done",
+            "can I rename a task?",
+            "what can you do?",
+            "how does this work",
+            "is it possible to delete several tasks at once?",
+            "can you remind me of things?",
+            "how do you add a task",
+            "what commands do you understand",
+            "do you delete tasks permanently?",
+            "can you change a task's name?",
+            "what happens if I delete a task?",
+            "help",
+            "how do I add something to my list?",
+            "could you explain how to complete tasks?",
+            "is there a way to undo a delete?",
+            "what does mark as complete do?",
+            "do you support due dates?",
+        )
+    ],
+)
+
+OUT_OF_SCOPE = _cases(
+    "out of scope",
+    *[
+        (message, [])
+        for message in (
+            "what's the weather like tomorrow",
+            "tell me a joke",
+            "who won the game last night?",
+            "I love you",
+            "lol",
+            "ok",
+            "what's 2+2",
+            "can you order a pizza",
+            "book me a flight to paris",
+            "send an email to bob",
+            "translate hello into french",
+            "what's your name",
+            "I'm bored",
+            "the milk is in the fridge",
+            "my mom called",
+            "is the milk done?",
+            "did I pay the electricity bill?",
+            "asdf",
+            "good night",
+            "what time is it in tokyo",
+            "remind me what you can do",
+            "play some music",
+            "how are you today?",
+            "set an alarm for 7am",
+            "delete",
+            "mark",
+            "thanks so much!",
+        )
+    ],
+)
+
+CONSISTENT = _cases(
+    "consistent replies",
+    C("mark the electricity bill as done", reply_has=("already",)),
+    C("I paid the electricity bill", reply_has=("already",)),
+    C("task 3 is done", reply_has=("already",)),
+    C("mark task 3 done", reply_has=("already",)),
+    C("delete task 42", reply_has=("not found",)),
+    C("complete task 42", reply_has=("not found",)),
+    C("I finished the yoga class", reply_has=("no task",)),
+    C("add buy milk", [("add", "Buy milk")], reply_has=("buy milk",)),
+)
+
+CORPUS: list[Case] = [
+    *WORD_FORMS,
+    *PRONOUNS,
+    *SEVERAL,
+    *TYPOS,
+    *NEGATIONS,
+    *CHATTER,
+    *QUESTIONS,
+    *OUT_OF_SCOPE,
+    *CONSISTENT,
+]
+# Messages outside the agent's scope may never change data: these must all pass.
+NOTHING_MAY_CHANGE = {"questions about the tools", "out of scope"}

@@ -331,6 +331,268 @@ CONSISTENT = _cases(
     C("add buy milk", [("add", "Buy milk")], reply_has=("buy milk",)),
 )
 
+# Written after the agent was reworked for the sets above, as checks on cases it was not built
+# for; the second one passed 41 of 48 before any change was made for it.
+SECOND_ROUND: list[Case] = [
+    *_cases(
+        "word forms",
+        C("just paid the electricity bill", reply_has=("already",)),
+        ("mom's been called", [("complete", "Call mom")]),
+        ("I've booked my haircut", [("complete", "Book a haircut")]),
+        ("milk bought", [("complete", "Buy milk")]),
+        ("finally watered those plants", [("complete", "Water the plants")]),
+        C(
+            "cleaned the kitchen this morning",
+            [("complete", "Clean the kitchen")],
+            seed=CHORES,
+            done=(),
+        ),
+        C("the passport is renewed", [("complete", "Renew passport")], seed=CHORES, done=()),
+        C("done fixing the bike", [("complete", "Fix the bike")], seed=CHORES, done=()),
+        ("remove the plant watering task", [("delete", "Water the plants")]),
+    ),
+    *_cases(
+        "pronouns",
+        C(
+            "oh actually remove that",
+            [("delete", "Order new glasses")],
+            before=("add order new glasses",),
+        ),
+        C(
+            "great, now mark it as complete",
+            [("complete", "Wash the car")],
+            before=("remind me to wash the car",),
+        ),
+        C("delete the first one", [("delete", "Buy milk")], before=("what's left?",)),
+        C("and the second one is done too", [("complete", "Call mom")], before=("show pending",)),
+        C(
+            "rename it to Buy oat milk",
+            [("rename", "Buy milk", "Buy oat milk")],
+            before=("I bought the milk",),
+        ),
+        C("scratch that", [("delete", "Go running")], before=("add go running",)),
+    ),
+    *_cases(
+        "several at once",
+        C(
+            "add eggs and flour and sugar",
+            [("add", "Eggs"), ("add", "Flour"), ("add", "Sugar")],
+            seed=(),
+        ),
+        ("delete 1 and 2 please", [("delete", 1), ("delete", 2)]),
+        ("mark tasks 4, 5 and 6 done", [("complete", 4), ("complete", 5), ("complete", 6)]),
+        C(
+            "new tasks: call the landlord, fix the sink",
+            [("add", "Call the landlord"), ("add", "Fix the sink")],
+            seed=(),
+        ),
+        (
+            "watered the plants and booked the haircut",
+            [("complete", "Water the plants"), ("complete", "Book a haircut")],
+        ),
+        (
+            "remove the milk and the haircut tasks",
+            [("delete", "Buy milk"), ("delete", "Book a haircut")],
+        ),
+    ),
+    *_cases(
+        "typos",
+        C("pleas add a task to walk the dog", [("add", "Walk the dog")], seed=()),
+        ("delelte task 2", [("delete", 2)]),
+        C("wat are my tasks", listing="all"),
+        C("show completd tasks", listing="completed"),
+        ("compleet task 1", [("complete", 1)]),
+        ("remove the emial sarah task", [("delete", "Email Sarah")]),
+        ("renmae task 4 to water the garden", [("rename", 4, "Water the garden")]),
+    ),
+    *_cases(
+        "negations",
+        C("what have i not done", listing="pending"),
+        C("stuff i havent finished?", listing="pending"),
+        C("whats outstanding", listing="pending"),
+        ("dont mark the milk as done", []),
+        ("I still haven't booked the haircut", []),
+        ("no, don't delete anything", []),
+    ),
+    *_cases(
+        "chatter around titles",
+        ("hmm I think I need to renew my gym membership", [("add", "Renew my gym membership")]),
+        ("add 'Call Grandma' pls", [("add", "Call Grandma")]),
+        ("oh btw remind me to pick up the dry cleaning", [("add", "Pick up the dry cleaning")]),
+        ("could you stick buy lightbulbs on my list", [("add", "Buy lightbulbs")]),
+        ("need to get petrol, can you note that down?", [("add", "Get petrol")]),
+        ("yo add wash the car!!!", [("add", "Wash the car")]),
+    ),
+    *_cases(
+        "questions about the tools",
+        *[
+            C(m, reply_has=("add a task to",))
+            for m in (
+                "how can I remove something from my list?",
+                "can you mark tasks as done?",
+                "what kind of things can you do",
+                "is it possible to edit a task",
+                "how do i use this",
+                "do you understand typos?",
+            )
+        ],
+    ),
+    *_cases(
+        "out of scope",
+        *[
+            (m, [])
+            for m in (
+                "what's the capital of france",
+                "i just got home",
+                "buy me milk",
+                "the haircut was great",
+                "mom is calling me",
+                "write me a poem",
+                "who made you?",
+                "can you call mom for me",
+                "please pay my electricity bill",
+                "ugh",
+            )
+        ],
+    ),
+]
+
+WORK = (
+    "Prepare slides for Monday",
+    "Review Tom's pull request",
+    "Submit expense report",
+    "Renew car insurance",
+    "Pick up the kids",
+)
+W = {"seed": WORK, "done": ()}
+THIRD_ROUND: list[Case] = [
+    *_cases(
+        "word forms",
+        C("prepared the slides", [("complete", "Prepare slides for Monday")], **W),
+        C("reviewed toms pull request", [("complete", "Review Tom's pull request")], **W),
+        C("expense report submitted!", [("complete", "Submit expense report")], **W),
+        C("I picked up the kids", [("complete", "Pick up the kids")], **W),
+        C("car insurance has been renewed", [("complete", "Renew car insurance")], **W),
+        C("finished reviewing the pull request", [("complete", "Review Tom's pull request")], **W),
+        C("delete the slides preparation", [("delete", "Prepare slides for Monday")], **W),
+    ),
+    *_cases(
+        "pronouns",
+        C(
+            "change that to pick up the kids at 4",
+            [("rename", "Pick up the kids", "Pick up the kids at 4")],
+            before=("I picked up the kids",),
+            **W,
+        ),
+        C(
+            "complete it",
+            [("complete", "Submit expense report")],
+            before=("show me the expense report task",),
+            **W,
+        ),
+        C("ok it's done", [("complete", "Buy new shoes")], before=("add buy new shoes",)),
+        C(
+            "mark the third one done",
+            [("complete", "Submit expense report")],
+            before=("list everything",),
+            **W,
+        ),
+        C("nah delete it", [("delete", "Go to the gym")], before=("add go to the gym",)),
+    ),
+    *_cases(
+        "several at once",
+        C("finished 1 and 3", [("complete", 1), ("complete", 3)], **W),
+        C(
+            "add 'call the vet' 'buy dog food'",
+            [("add", "call the vet"), ("add", "buy dog food")],
+            seed=(),
+        ),
+        C(
+            "please delete task 2, task 4 and task 5",
+            [("delete", 2), ("delete", 4), ("delete", 5)],
+            **W,
+        ),
+        C(
+            "I submitted the expense report and renewed the car insurance",
+            [("complete", "Submit expense report"), ("complete", "Renew car insurance")],
+            **W,
+        ),
+        C(
+            "add apples, bananas, oranges and grapes to my shopping list",
+            [("add", "Apples"), ("add", "Bananas"), ("add", "Oranges"), ("add", "Grapes")],
+            seed=(),
+        ),
+    ),
+    *_cases(
+        "typos",
+        C("delete teh slides task", [("delete", "Prepare slides for Monday")], **W),
+        C("mark the expnse report as done", [("complete", "Submit expense report")], **W),
+        C("shw pending tasks", listing="pending", **W),
+        C("remove task nmber 2", [("delete", 2)], **W),
+        C("addd a task to call the school", [("add", "Call the school")], seed=()),
+        C("what are my taks", listing="all", **W),
+    ),
+    *_cases(
+        "negations",
+        C("what haven't i ticked off yet", listing="pending", **W),
+        C("which ones aren't finished", listing="pending", **W),
+        C("haven't reviewed the pull request yet", [], **W),
+        C("do not delete anything", [], **W),
+        C("what's not completed yet?", listing="pending", **W),
+    ),
+    *_cases(
+        "chatter around titles",
+        C(
+            "alright, add renew my library card to the list",
+            [("add", "Renew my library card")],
+            seed=(),
+        ),
+        C(
+            "hey so i gotta call the plumber, write that down pls",
+            [("add", "Call the plumber")],
+            seed=(),
+        ),
+        C("add a reminder to buy a gift for Anna, thx", [("add", "Buy a gift for Anna")], seed=()),
+        C(
+            "I have to book a table for friday. add it please",
+            [("add", "Book a table for friday")],
+            seed=(),
+        ),
+        C("umm can u put buy coffee beans on the list", [("add", "Buy coffee beans")], seed=()),
+    ),
+    *_cases(
+        "questions about the tools",
+        *[
+            C(m, reply_has=("add a task to",), **W)
+            for m in (
+                "how do I complete something?",
+                "can you delete things?",
+                "what am I able to ask you?",
+                "do you know how to rename tasks",
+                "how would I remove a task",
+            )
+        ],
+    ),
+    *_cases(
+        "out of scope",
+        *[
+            C(m, **W)
+            for m in (
+                "how's it going",
+                "the kids are at school",
+                "tom reviewed my pull request",
+                "insurance is so expensive",
+                "can you submit my expense report",
+                "what day is it",
+                "I hate mondays",
+                "remind me why I'm doing this",
+                "cancel my subscription",
+                "hmm",
+            )
+        ],
+    ),
+]
+
 CORPUS: list[Case] = [
     *WORD_FORMS,
     *PRONOUNS,
@@ -341,6 +603,8 @@ CORPUS: list[Case] = [
     *QUESTIONS,
     *OUT_OF_SCOPE,
     *CONSISTENT,
+    *SECOND_ROUND,
+    *THIRD_ROUND,
 ]
 # Messages outside the agent's scope may never change data: these must all pass.
 NOTHING_MAY_CHANGE = {"questions about the tools", "out of scope"}

@@ -10,7 +10,9 @@ from backend.app.agent.rules.parse import Prepared, normalise, prepare
 from backend.app.agent.rules.resolve import Turn
 from backend.app.agent.tools import ToolRunner
 
-_THANKED = re.compile(r"\b(?:thanks|thank\s+you|thx|cheers)\b", re.IGNORECASE)
+_THANKED = re.compile(
+    r"\b(?:thanks|thank\s+you|thx|cheers|great|awesome|perfect|cool|nice)\b", re.IGNORECASE
+)
 # What may stand before a question about the agent: "hi,", "ok so", "um".
 _QUESTION_OPENER = re.compile(
     r"^(?:(?:hi|hello|hey|hiya|ok(?:ay)?|so|um+|uh+|quick\s+question|question)(?:\s+there)?"
@@ -30,9 +32,11 @@ def _help(message: str, prepared: Prepared) -> str:
 
 
 def _as_typed(intent: Intent, match: re.Match[str], typed: str) -> re.Match[str]:
-    """The match over the words as typed when it reads the same: a repaired word inside a
-    title stays as typed ("call Dane" is not "call done"), while one that decided the command
-    ("add a tsak to …", "mark task 2 as compelte") keeps its repair."""
+    """For a new title, the match over the words as typed when it reads the same: a repaired
+    word inside a title stays as typed ("call Dane" is not "call done"), while one that decided
+    the command ("add a tsak to …") keeps its repair."""
+    if "title" not in match.groupdict():  # references are matched typo-tolerantly anyway
+        return match
     again = intent.pattern.match(typed)
     if again is None or (intent.accepts is not None and not intent.accepts(again)):
         return match
@@ -53,10 +57,12 @@ class RulesAgent:
         on_delta: Callable[[str], None] | None = None,  # unused: the reply is ready at once
     ) -> str:
         """Answer `message`, acting only through `tools`; anything unknown gets help, no tool."""
-        if QUESTION.match(_QUESTION_OPENER.sub("", normalise(message))):
+        text = normalise(message)
+        if QUESTION.match(_QUESTION_OPENER.sub("", text)):
             return replies.QUESTION_HELP
         prepared = prepare(message)
-        found = match_intent(prepared.text) if prepared.text else None
+        asked = text.rstrip(" .!").endswith("?")
+        found = match_intent(prepared.text, asked) if prepared.text else None
         if found is None:
             return _help(message, prepared)
         intent, match = found

@@ -60,18 +60,24 @@ _PENDING_QUESTION = re.compile(
 @dataclass(frozen=True)
 class Intent:
     """One row of the table: a pattern over the prepared message and what to do on a match.
-    `accepts`, when given, looks closer at a match the pattern alone cannot judge."""
+    `accepts`, when given, looks closer at a match the pattern alone cannot judge; `asked`,
+    when given, is whether the row is only for questions (True) or never for them (False)."""
 
     name: str
     pattern: re.Pattern[str]
     handler: Handler
     accepts: Callable[[Match], bool] | None = None
+    asked: bool | None = None
 
 
 def _intent(
-    name: str, pattern: str, handler: Handler, accepts: Callable[[Match], bool] | None = None
+    name: str,
+    pattern: str,
+    handler: Handler,
+    accepts: Callable[[Match], bool] | None = None,
+    asked: bool | None = None,
 ) -> Intent:
-    return Intent(name, re.compile(pattern, re.IGNORECASE), handler, accepts)
+    return Intent(name, re.compile(pattern, re.IGNORECASE), handler, accepts, asked)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -174,6 +180,9 @@ _QUESTION_START = (
     r"should|would|will)"
 )
 
+# Who did something, in "my mom called", "tom reviewed it", "he paid": not a task done.
+_PERSON = r"(?:my|your|his|her|our|their|he|she|they|we|you|someone|somebody|mom|dad)"
+
 INTENTS: tuple[Intent, ...] = (
     # A bare id only makes sense as the answer to "Which one should I …?".
     _intent("answer", r"^(?:task\s*)?(?:#|number\s*)?(?P<id>\d{1,18})$", _answer_pending_question),
@@ -216,7 +225,11 @@ INTENTS: tuple[Intent, ...] = (
     ),
     _intent("new", rf"^new\s+{NOUN}\b\s*{CONNECTOR}?\s*(?P<title>.*)$", _add),
     _intent("labelled", rf"^(?:{NOUN}|note)\s*[:\-]\s*(?P<title>.+)$", _add),
-    _intent("put_on_list", rf"^put\s+(?P<title>.+?)\s+{LIST_PHRASE}$", _add),
+    _intent(
+        "put_on_list",
+        rf"^(?:put|stick|pop|write|jot|throw)\s+(?P<title>.+?)\s+{LIST_PHRASE}$",
+        _add,
+    ),
     _intent("jot", r"^(?:jot|note|write)\s+(?:it\s+|this\s+)?down\s*:?\s+(?P<title>.+)$", _add),
     # "don't delete it", "I haven't called mom yet", "never mind": nothing changes. Questions
     # ("what haven't I done?") go on to the listing below.
@@ -225,6 +238,7 @@ INTENTS: tuple[Intent, ...] = (
         rf"^(?!{_QUESTION_START}\b|show\b|list\b|any(?:thing)?\b|tell\b|give\b).*$",
         _reply(replies.LEFT_AS_IS),
         accepts=lambda match: REFUSAL.match(match.string) is not None,
+        asked=False,
     ),
     _intent("remember", rf"^(?P<title>{SUBJECT_LEAD}\s+.+)$", _add),
     # --- update: "change task 1 to X", "set the description of task 2 to Y" ---
@@ -288,6 +302,15 @@ INTENTS: tuple[Intent, ...] = (
         rf"(?=.*(?:\b{LIST_NOUN}\b|{PENDING_WORDS.pattern}|{COMPLETED_WORDS.pattern})).*$",
         _list,
     ),
+    # "stuff i haven't finished?": a question about tasks or a status, without a question word;
+    # not "is the milk done?", which asks about one task.
+    _intent(
+        "list_asked",
+        r"^(?!(?:is|are|was|were|did|does|has|have)\b)"
+        rf"(?=.*(?:\b{LIST_NOUN}\b|{PENDING_WORDS.pattern}|{COMPLETED_WORDS.pattern})).*$",
+        _list,
+        asked=True,
+    ),
     # "I bought the milk", "just emailed sarah": a past form first states a task done.
     _intent(
         "past_statement",
@@ -299,15 +322,18 @@ INTENTS: tuple[Intent, ...] = (
     # Last of all, the loose "<task> is done": questions ("is the laundry done?") are excluded.
     _intent(
         "is_done",
-        rf"^(?!{_QUESTION_START}\b)(?P<ref>.+?)\s+(?:is\s+|are\s+|'s\s+|has\s+been\s+|"
-        r"have\s+been\s+)?(?:now\s+|all\s+|finally\s+)?(?:done|complete|completed|finished)$",
+        rf"^(?!{_QUESTION_START}\b)(?P<ref>.+?)(?:'s|'re|\s+(?:is|are|was|were|got|has\s+been|"
+        r"have\s+been))?\s+(?:now\s+|all\s+|finally\s+)?(?:done|complete|completed|finished)"
+        r"(?:\s+(?:too|now|already))?$",
         _complete,
     ),
-    # "the plants are watered", "sarah has been emailed".
+    # "the plants are watered", "sarah has been emailed", "expense report submitted" — not
+    # "my mom called": a person's doing, not a task's.
     _intent(
         "is_past",
-        rf"^(?!{_QUESTION_START}\b)(?P<ref>.+?)(?:\s+(?:is|are|was|were|has\s+been|have\s+been|"
-        r"got)|'s)\s+(?:now\s+|all\s+|finally\s+)?(?P<verb>[a-z]+)$",
+        rf"^(?!{_QUESTION_START}\b|{_PERSON}\b)(?P<ref>.+?)"
+        r"(?:(?:\s+(?:is|are|was|were|got|has|have)|'s|'ve|'re)(?:\s+been)?)?\s+(?:now\s+|all\s+|finally\s+|just\s+|already\s+)?(?P<verb>[a-z]+)"
+        r"(?:\s+(?:too|now|already|today|yesterday))?$",
         _complete_passive,
         accepts=_is_past,
     ),
@@ -327,6 +353,7 @@ QUESTION = re.compile(
     r"|is\s+(?:it|there)\s+(?:possible|a\s+way|an\s+option)\b"
     r"|what\s+happens\s+(?:if|when)\b|what\s+does\b.+\bdo\b"
     r"|what\s+(?:commands|else\s+can\s+you|can\s+you|can\s+i|do\s+you\s+understand)\b"
+    r"|what\b.*\bcan\s+(?:you|u|i)\s+(?:do|help|ask)\b"
     r"|(?:do|can)\s+you\s+(?:support|understand|know|handle|do)\b"
     r"|(?:could|can|would)\s+you\s+explain\b|explain\b"
     r"|(?:can|could|will|do|does|would)\s+(?:you|u|i|it|this|we)\s+(?:also\s+)?"
@@ -338,8 +365,11 @@ QUESTION = re.compile(
 )
 
 
-def match_intent(text: str) -> tuple[Intent, Match] | None:
+def match_intent(text: str, asked: bool) -> tuple[Intent, Match] | None:
+    """The first row that reads `text`; `asked`: the message ended with a question mark."""
     for intent in INTENTS:
+        if intent.asked is not None and intent.asked != asked:
+            continue
         match = intent.pattern.match(text)
         if match and (intent.accepts is None or intent.accepts(match)):
             return intent, match

@@ -49,7 +49,7 @@ REFUSAL = re.compile(
 
 UPDATE_VERB = r"(?:change|rename|update|edit|modify|set|retitle|reword)"
 DELETE_VERB = (
-    r"(?:delete|remove|cancel|drop|erase|trash|scrap|discard|ditch|get\s+rid\s+of|"
+    r"(?:delete|remove|cancel|drop|erase|trash|scrap|scratch|discard|ditch|get\s+rid\s+of|"
     r"forget\s+about|throw\s+(?:away|out))"
 )
 
@@ -59,7 +59,8 @@ STOP_WORDS = frozenset(
     "a an the my your our this that these those it its task tasks todo todos to do item items "
     "one ones thing entry reminder list please called named titled about for with of on in "
     "from off i me im am m is are as s ve ll d been has have was were be "
-    "today tonight now just already finally yesterday earlier also again really all so".split()
+    "today tonight now just already finally yesterday earlier also again really all so too "
+    "morning afternoon evening night week weekend last".split()
 )
 
 # Ordinals for "the first one", "the 3rd one" (an index into what the last turn showed).
@@ -87,7 +88,7 @@ COMMAND_VERBS = (
 ).split()
 COMMAND_WORDS = (
     "task tasks todo todos pending completed complete finished done what what's whats which "
-    "list show remaining outstanding unfinished"
+    "list show remaining outstanding unfinished number"
 ).split()
 # Words typed on purpose that no dictionary knows: never "corrected".
 KNOWN_SLANG = frozenset(

@@ -40,8 +40,11 @@ _POLITE_OPENER = re.compile(
     r"^(?:(?:"
     r"(?:hi|hello|hey|hiya|howdy|yo|greetings|good\s+(?:morning|afternoon|evening))"
     r"(?:\s+there)?"
-    r"|ok(?:ay)?|alright|so|um+|uh+|erm?|hmm+|oh|ah|actually|wait|please|pls|plz|kindly"
-    r"|yeah|yep|yes|right|well|anyway|just|also|and|then|now"
+    r"|ok(?:ay)?|alright|so|um+|uh+|erm?|hmm+|oh|ah|actually|wait|please|pleas|pls|plz|kindly"
+    r"|yeah|yep|yes|no|nah|nope|right|well|anyway|just|also|and|then|now|btw|by\s+the\s+way"
+    r"|great|cool|nice|perfect|awesome|good|lovely|sweet|cheers"
+    r"|(?:thanks|thank\s+you)(?:\s+(?:so\s+much|a\s+lot|again))?"
+    r"|i\s+think|i\s+guess|i\s+suppose|i\s+mean"
     r"|(?:could|can|would|will)\s+(?:you|u)(?:\s+(?:please|pls|plz|just|also))*"
     r"|would\s+you\s+mind|(?:i'd|i\s+would)\s+like\s+you\s+to|i\s+want\s+you\s+to"
     r"|go\s+ahead\s+and"
@@ -59,6 +62,7 @@ _POLITE_OPENER = re.compile(
 _POLITE_CLOSER = re.compile(
     r"(?<![\s,.!])[\s,.!]+(?:please|pls|plz|thanks|thank\s+you|thx|ty|cheers|for\s+me"
     r"|(?:thanks|thank\s+you)\s+(?:so\s+much|a\s+lot|again)|i\s+guess|i\s+think|i\s+suppose"
+    r"|too|as\s+well|also"
     r"|if\s+you\s+can|if\s+possible)$",
     re.IGNORECASE,
 )
@@ -214,8 +218,9 @@ def _reads_as_a_task(part: str) -> bool:
 def split_items(text: str) -> list[str]:
     """'a, b and c' → [a, b, c] when it is a list of separate things, else [text]:
     several quoted items; parts split by ';'; parts that each read as a task of their own
-    ("pick up the kids and feed the dog"); or three or more short items ("milk, eggs, bread").
-    "milk and eggs" and "call mom and dad" stay one."""
+    ("pick up the kids and feed the dog"); or three or more short items ("milk, eggs, bread",
+    "eggs and flour and sugar").
+    "milk and eggs" and "call mom and dad" stay one: two things without a verb may be one."""
     quoted = list(_QUOTED.finditer(text))
     if len(quoted) >= 2:
         between = _QUOTED.sub("", text)
@@ -230,7 +235,7 @@ def split_items(text: str) -> list[str]:
         return [text]
     if all(_reads_as_a_task(p) for p in parts):
         return parts
-    if len(parts) >= 3 and "," in text and all(len(words(p)) <= 3 for p in parts):
+    if len(parts) >= 3 and all(len(words(p)) <= 3 for p in parts):
         return parts
     return [text]
 

@@ -1,4 +1,4 @@
-"""Words: their lemmas (lemminflect), whether two words are the same word, and typo repair.
+"""Words: lemmas (lemminflect), stems (Snowball), whether two words are one, and typo repair.
 
 "bought" and "buy", "calling" and "call", "groceries" and "grocery" share a lemma, so a task is
 found whatever form the user types. A misspelling is only ever matched or repaired when the
@@ -12,6 +12,7 @@ from functools import lru_cache
 from lemminflect import getAllInflections, getAllLemmas
 from rapidfuzz.distance import OSA
 from rapidfuzz.process import extractOne
+from snowballstemmer import stemmer
 
 from backend.app.agent.rules.lexicon import COMMAND_VERBS, COMMAND_WORDS, KNOWN_SLANG, STOP_WORDS
 
@@ -35,6 +36,15 @@ def lemmas(word: str) -> frozenset[str]:
     for forms in getAllLemmas(word).values():
         found.update(forms)
     return frozenset(found)
+
+
+_STEMMER = stemmer("english")
+
+
+@lru_cache(maxsize=4096)
+def stem(word: str) -> str:
+    """The Snowball stem: it joins what lemmas keep apart ("preparation"/"prepare")."""
+    return _STEMMER.stemWord(word)
 
 
 @lru_cache(maxsize=4096)
@@ -68,9 +78,12 @@ def _max_typos(word: str) -> int:
 
 
 def same_word(wanted: str, word: str) -> bool:
-    """Whether a word the user typed names a title word: same lemma, a prefix ("meet" finds
-    "meeting"), or — for a word no dictionary knows — one or two slips of the keyboard."""
+    """Whether a word the user typed names a title word: same lemma, same stem ("preparation"
+    finds "prepare"), a prefix ("meet" finds "meeting"), or — for a word no dictionary knows —
+    one or two slips of the keyboard."""
     if wanted == word or lemmas(wanted) & lemmas(word):
+        return True
+    if len(stem(wanted)) >= 4 and stem(wanted) == stem(word):
         return True
     if len(wanted) >= 3 and word.startswith(wanted):
         return True

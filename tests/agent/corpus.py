@@ -315,6 +315,12 @@ OUT_OF_SCOPE = _cases(
             "delete",
             "mark",
             "thanks so much!",
+            # Found by probing after the rework: questions and bare verbs that must not act.
+            "did I water the plants?",
+            "plants watered?",
+            "I paid",
+            "mom called",
+            "add it",
         )
     ],
 )

@@ -35,7 +35,7 @@ from backend.app.agent.rules.parse import (
     unquote,
 )
 from backend.app.agent.rules.resolve import Turn
-from backend.app.agent.rules.words import past_tense_lemma, words
+from backend.app.agent.rules.words import content_words, past_tense_lemma, words
 
 Match = re.Match[str]
 Handler = Callable[[Match, Turn], str]
@@ -163,7 +163,10 @@ def _list(match: Match, turn: Turn) -> str:
 
 
 def _is_past(match: Match) -> bool:
-    return past_tense_lemma(match["verb"].casefold()) is not None
+    # The verb alone ("I paid") names no task: something it was done to must follow.
+    return past_tense_lemma(match["verb"].casefold()) is not None and bool(
+        content_words(match["ref"])
+    )
 
 
 def _is_past_statement(match: Match) -> bool:
@@ -180,8 +183,15 @@ _QUESTION_START = (
     r"should|would|will)"
 )
 
+_PASSIVE_AUXILIARY = r"(?:(?:\s+(?:is|are|was|were|got|has|have)|'s|'ve|'re)(?:\s+been)?)"
+_PARTICIPLE = (
+    r"(?:now\s+|all\s+|finally\s+|just\s+|already\s+)?(?P<verb>[a-z]+)"
+    r"(?:\s+(?:too|now|already|today|yesterday))?"
+)
 # Who did something, in "my mom called", "tom reviewed it", "he paid": not a task done.
-_PERSON = r"(?:my|your|his|her|our|their|he|she|they|we|you|someone|somebody|mom|dad)"
+_PERSON = (
+    r"(?:i|i've|ive|i'm|im|my|your|his|her|our|their|he|she|they|we|you|someone|somebody|mom|dad)"
+)
 
 INTENTS: tuple[Intent, ...] = (
     # A bare id only makes sense as the answer to "Which one should I …?".
@@ -282,8 +292,9 @@ INTENTS: tuple[Intent, ...] = (
     _intent(
         "i_finished",
         r"^(?:i(?:'ve|ve|\s+have)?\s+)?(?:just\s+|already\s+|finally\s+|now\s+)?"
-        r"(?:finished|completed|did|done)\s+(?P<ref>.+)$",
+        r"(?:finished|completed|did|done)\s+(?!(?:i|you|we|he|she|they)\b)(?P<ref>.+)$",
         _complete,
+        asked=False,
     ),
     # "I'm done" / "Done!" alone: which task?
     _intent(
@@ -318,24 +329,35 @@ INTENTS: tuple[Intent, ...] = (
         r"(?:just\s+|already\s+|finally\s+|now\s+|also\s+)*(?P<ref>(?P<verb>[a-z]+)\b.*)$",
         _complete,
         accepts=_is_past_statement,
+        asked=False,
     ),
-    # Last of all, the loose "<task> is done": questions ("is the laundry done?") are excluded.
+    # The loose statements below never act on a question ("did I pay the bill?", "laundry
+    # done?"): a question changes nothing.
+    # "<task> is done": questions ("is the laundry done?") are excluded.
     _intent(
         "is_done",
         rf"^(?!{_QUESTION_START}\b)(?P<ref>.+?)(?:'s|'re|\s+(?:is|are|was|were|got|has\s+been|"
         r"have\s+been))?\s+(?:now\s+|all\s+|finally\s+)?(?:done|complete|completed|finished)"
         r"(?:\s+(?:too|now|already))?$",
         _complete,
+        asked=False,
     ),
-    # "the plants are watered", "sarah has been emailed", "expense report submitted" — not
-    # "my mom called": a person's doing, not a task's.
+    # "the plants are watered", "mom's been called": a passive states the task done.
     _intent(
         "is_past",
-        rf"^(?!{_QUESTION_START}\b|{_PERSON}\b)(?P<ref>.+?)"
-        r"(?:(?:\s+(?:is|are|was|were|got|has|have)|'s|'ve|'re)(?:\s+been)?)?\s+(?:now\s+|all\s+|finally\s+|just\s+|already\s+)?(?P<verb>[a-z]+)"
-        r"(?:\s+(?:too|now|already|today|yesterday))?$",
+        rf"^(?!{_QUESTION_START}\b)(?P<ref>.+?){_PASSIVE_AUXILIARY}\s+{_PARTICIPLE}$",
         _complete_passive,
         accepts=_is_past,
+        asked=False,
+    ),
+    # "expense report submitted", with no auxiliary — but not "my mom called", "he paid":
+    # someone's doing, not a task's.
+    _intent(
+        "is_past_short",
+        rf"^(?!{_QUESTION_START}\b|{_PERSON}\b)(?P<ref>.+?)\s+{_PARTICIPLE}$",
+        _complete_passive,
+        accepts=_is_past,
+        asked=False,
     ),
 )
 

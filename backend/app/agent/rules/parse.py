@@ -162,6 +162,7 @@ _SUBJECT_LEAD_RE = re.compile(rf"^{SUBJECT_LEAD}\s+", re.IGNORECASE)
 _TRAILING_LIST_PHRASE = re.compile(rf"\s+{LIST_PHRASE}$|\s+off$", re.IGNORECASE)
 _LEADING_LIST_PHRASE = re.compile(rf"^{LIST_PHRASE}\s*[:\-]?\s*", re.IGNORECASE)
 _PLACEHOLDER = re.compile(rf"(?:(?:a|an|new|the|{NOUN})\b\s*)+", re.IGNORECASE)
+_PRONOUN = re.compile(r"(?:it|that|this|them|those|these)(?:\s+(?:one|down))?", re.IGNORECASE)
 _ADD_DESCRIPTION = re.compile(
     r"^(?P<title>.+?)\s+with\s+(?:a\s+|the\s+)?description\s*[:\-]?\s*(?P<description>.+)$",
     re.IGNORECASE,
@@ -205,8 +206,9 @@ def title_from(text: str) -> str:
 
 
 def is_placeholder(title: str) -> bool:
-    # "Add a task" names no task: only articles and task nouns are left.
-    return not title or _PLACEHOLDER.fullmatch(title) is not None
+    # "Add a task" names no task: only articles and task nouns are left; "add it" with nothing
+    # before it neither.
+    return not title or _PLACEHOLDER.fullmatch(title) is not None or _PRONOUN.fullmatch(title)
 
 
 def _reads_as_a_task(part: str) -> bool:

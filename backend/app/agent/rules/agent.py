@@ -8,6 +8,7 @@ from backend.app.agent.rules import replies
 from backend.app.agent.rules.intents import QUESTION, Intent, match_intent
 from backend.app.agent.rules.parse import Prepared, normalise, prepare
 from backend.app.agent.rules.resolve import Turn
+from backend.app.agent.rules.words import warm_up
 from backend.app.agent.tools import ToolRunner
 
 _THANKED = re.compile(
@@ -47,6 +48,9 @@ def _as_typed(intent: Intent, match: re.Match[str], typed: str) -> re.Match[str]
 
 class RulesAgent:
     """Understands everyday task requests by pattern; deterministic and offline."""
+
+    def __init__(self) -> None:
+        warm_up()  # lemminflect loads its tables on first use (~0.5 s): not in a user's turn
 
     def run(
         self,

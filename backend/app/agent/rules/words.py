@@ -70,6 +70,12 @@ def past_tense_lemma(word: str) -> str | None:
     return None
 
 
+def warm_up() -> None:
+    """Load the dictionaries now (once per process) rather than in the first turn."""
+    past_tense_lemma("bought")
+    stem("warming")
+
+
 def _max_typos(word: str) -> int:
     # Short words have too many neighbours: "cat"/"car". One slip from 4 letters, two from 8.
     if len(word) < 4:

@@ -116,3 +116,27 @@ def test_a_name_in_a_title_is_not_turned_into_a_command_word(
 
     assert calls(runner) == [("add_task", {"title": "Call Dane about the lsit"})]
     assert reply == 'Added "Call Dane about the lsit" to your list (task 1).'
+
+
+def test_them_means_every_task_the_last_turn_changed(session: Session, runner: ToolRunner) -> None:
+    message = "add buy stamps and post the letter"
+    added = run(runner, message)
+    follow_up = ToolRunner(ToolContext(session, runner.context.user_id))
+
+    reply = run(follow_up, "actually delete them", turn_history(message, added, runner))
+
+    assert calls(follow_up) == [("delete_task", {"task_id": 1}), ("delete_task", {"task_id": 2})]
+    assert reply == 'Deleted "Buy stamps" and "Post the letter".'
+    assert tasks_state(session) == []
+
+
+def test_a_typed_smiley_is_dropped_but_an_emoji_stays_in_the_title(
+    session: Session, runner: ToolRunner
+) -> None:
+    run(runner, "new task - fix the leaking tap :)")
+    run(runner, "add buy coffee ☕ :D")
+
+    assert [title for _, title, *_ in tasks_state(session)] == [
+        "Fix the leaking tap",
+        "Buy coffee ☕",
+    ]

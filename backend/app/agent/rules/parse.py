@@ -27,10 +27,9 @@ _QUOTE_CHARS = str.maketrans(
 )
 _FULLY_QUOTED = re.compile(r"'(?P<single>.*)'|\"(?P<double>.*)\"")
 _QUOTED = re.compile(r"'(?P<single>[^']+)'|\"(?P<double>[^\"]+)\"")
-# Smileys and emoji carry mood, not meaning.
-_SMILEYS = re.compile(
-    r"(?:\s*(?:[:;=]-?[()DPp/|]|<3|\bxd\b|[\U0001F300-\U0001FAFF\u2600-\u27BF]))+", re.IGNORECASE
-)
+# Typed smileys carry mood, not meaning: ":)" is dropped. An emoji may be part of a title
+# ("Buy coffee ☕"), so it stays.
+_SMILEYS = re.compile(r"(?<!\S)(?:[:;=]-?[()DPp/|]+|<3|xd)(?!\S)", re.IGNORECASE)
 GREETING = re.compile(
     r"^(?:hi|hello|hey|hiya|howdy|yo|greetings|good\s+(?:morning|afternoon|evening))\b",
     re.IGNORECASE,

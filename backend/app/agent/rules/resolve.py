@@ -31,7 +31,11 @@ TASK_ID = re.compile(
     re.IGNORECASE,
 )
 _PRONOUN = re.compile(
-    r"it|that|this|them|(?:that|this|the\s+same)(?:\s+(?:one|task|to-?do|item))?",
+    r"it|that|this|(?:that|this|the\s+same)(?:\s+(?:one|task|to-?do|item))?",
+    re.IGNORECASE,
+)
+_PLURAL_PRONOUN = re.compile(
+    r"them|those|these|both|(?:both|all)\s+of\s+them|(?:those|these|both)\s+(?:ones|tasks)",
     re.IGNORECASE,
 )
 _ORDINAL = re.compile(
@@ -137,6 +141,13 @@ def _by_history(turn: Turn, ref: str, action: Action) -> list[Target] | str | No
         if not recent.targets or (recent.listed and len(recent.targets) > 1):
             return replies.which_pronoun(action.verb)
         return [recent.targets[-1]]
+    if _PLURAL_PRONOUN.fullmatch(ref):
+        # "delete them" after "add X and Y": both. After a listing it would be everything shown:
+        # that is too much to do on a pronoun, so ask.
+        recent = mentioned(turn.history)
+        if not recent.targets or recent.listed:
+            return replies.which_pronoun(action.verb)
+        return recent.targets
     if match := _ORDINAL.fullmatch(ref):
         recent = mentioned(turn.history).targets
         index = ORDINALS[match["ordinal"].lower()]

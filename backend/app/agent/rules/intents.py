@@ -322,6 +322,8 @@ INTENTS: tuple[Intent, ...] = (
         _list,
         asked=True,
     ),
+    # The loose statements from here on never act on a question ("did I pay the bill?",
+    # "laundry done?"): a question changes nothing.
     # "I bought the milk", "just emailed sarah": a past form first states a task done.
     _intent(
         "past_statement",
@@ -331,9 +333,7 @@ INTENTS: tuple[Intent, ...] = (
         accepts=_is_past_statement,
         asked=False,
     ),
-    # The loose statements below never act on a question ("did I pay the bill?", "laundry
-    # done?"): a question changes nothing.
-    # "<task> is done": questions ("is the laundry done?") are excluded.
+    # "<task> is done"; "is the laundry done?" is a question, excluded.
     _intent(
         "is_done",
         rf"^(?!{_QUESTION_START}\b)(?P<ref>.+?)(?:'s|'re|\s+(?:is|are|was|were|got|has\s+been|"

@@ -20,11 +20,6 @@ REOPEN_STATE = (
 DONE_STATE_RE = re.compile(DONE_STATE, re.IGNORECASE)
 REOPEN_STATE_RE = re.compile(REOPEN_STATE, re.IGNORECASE)
 
-# A negation: "haven't", "not yet", "didn't" … (apostrophes may be missing on a phone).
-NEGATION = (
-    r"(?:n't|nt\b|\bnot\b|\bnever\b|\byet\b|\bstill\b|\bleft\b|\bremaining\b|\bopen\b|"
-    r"\boutstanding\b|\bunfinished\b|\bincomplete\b|\buncompleted\b|\bundone\b)"
-)
 # Which tasks a listing asks for; the negative forms are tried first ("not done" is pending).
 PENDING_WORDS = re.compile(
     r"\b(?:pending|left|remaining|open|outstanding|unfinished|incomplete|uncompleted|undone|"

@@ -118,8 +118,8 @@ def which_pronoun(verb: str) -> str:
 
 def one_at_a_time(verb: str) -> str:
     return (
-        f"I can only {verb} tasks I can name one by one. Which one? "
-        f"Tell me its number or a word from its title. {SHOW_HINT}"
+        f"I don't {verb} everything at once. Tell me which tasks: their numbers "
+        f'("tasks 4 and 5") or words from their titles. {SHOW_HINT}'
     )
 
 

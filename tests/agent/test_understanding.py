@@ -140,3 +140,24 @@ def test_a_typed_smiley_is_dropped_but_an_emoji_stays_in_the_title(
         "Fix the leaking tap",
         "Buy coffee ☕",
     ]
+
+
+def test_ids_separated_by_spaces_are_several(
+    session: Session, seeded: list[int], runner: ToolRunner
+) -> None:
+    reply = run(runner, "complete 1 2 and 4")
+
+    assert changing_calls(runner) == ["complete_task"] * 3
+    assert reply == 'Marked "Buy groceries", "Do laundry" and "Team meeting" as complete.'
+
+
+def test_the_last_two_are_the_last_two_listed(
+    session: Session, seeded: list[int], runner: ToolRunner
+) -> None:
+    listed = run(runner, "what's pending?")
+    follow_up = ToolRunner(ToolContext(session, runner.context.user_id))
+
+    reply = run(follow_up, "delete the last two", turn_history("what's pending?", listed, runner))
+
+    assert calls(follow_up) == [("delete_task", {"task_id": 4}), ("delete_task", {"task_id": 5})]
+    assert reply == 'Deleted "Team meeting" and "Dentist appointment".'

@@ -371,14 +371,16 @@ _GENERIC_OBJECT = (
     r"as\s+complete|done|by\s+(?:name|number|title)|in\s+bulk))*"
 )
 QUESTION = re.compile(
-    r"^(?:how\s+(?:do|can|could|would|should|does|will)\s+(?:i|you|u|we|one|it|this|that)\b"
+    r"^(?:how\s+(?:do|can|could|would|should|does|will|to)\b"
+    r"|(?:where|why)\s+(?:do|does|did|is|are|would|will)\s+(?:you|u|it|this|my)\b"
     r"|is\s+(?:it|there)\s+(?:possible|a\s+way|an\s+option)\b"
     r"|what\s+happens\s+(?:if|when)\b|what\s+does\b.+\bdo\b"
     r"|what\s+(?:commands|else\s+can\s+you|can\s+you|can\s+i|do\s+you\s+understand)\b"
     r"|what\b.*\bcan\s+(?:you|u|i)\s+(?:do|help|ask)\b"
     r"|(?:do|can)\s+you\s+(?:support|understand|know|handle|do)\b"
     r"|(?:could|can|would)\s+you\s+explain\b|explain\b"
-    r"|(?:can|could|will|do|does|would)\s+(?:you|u|i|it|this|we)\s+(?:also\s+)?"
+    r"|(?:(?:can|could|will|do|does|would)\s+(?:you|u|i|it|this|we)|(?:are\s+you|am\s+i)\s+able"
+    r"\s+to)\s+(?:also\s+)?"
     r"(?:add|create|make|remind\s+me(?:\s+(?:of|about))?|remember|list|show|see|view|delete|remove|"
     r"cancel|complete|finish|mark|check\s+off|tick\s+off|rename|change|update|edit|undo|restore)"
     rf"\s+{_GENERIC_OBJECT}\s*\??$"

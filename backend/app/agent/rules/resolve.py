@@ -42,6 +42,11 @@ _ORDINAL = re.compile(
     rf"(?:the\s+)?(?P<ordinal>{'|'.join(ORDINALS)})(?:\s+(?:one|task|to-?do|item))?",
     re.IGNORECASE,
 )
+# "the first two", "the last 3": a run from the start or the end of what was shown.
+_ORDINAL_RUN = re.compile(
+    r"(?:the\s+)?(?P<end>first|last)\s+(?P<count>two|three|four|five|\d)(?:\s+(?:ones|tasks))?",
+    re.IGNORECASE,
+)
 _LEADING_NOUN = re.compile(r"^(?:the\s+)?(?:tasks|to-?dos|items|numbers)\s+", re.IGNORECASE)
 _SEPARATOR = re.compile(r"\s*(?:,\s*(?:and\s+|&\s+)?|\s+and\s+|\s+&\s+)\s*", re.IGNORECASE)
 _BARE_PHRASE = re.compile(r"^(?:(?:the|my|a|an)\s+)+|\s+(?:task|to-?do|item|one)$", re.IGNORECASE)
@@ -103,6 +108,8 @@ def task_id_of(ref: str) -> int | None:
 def _id_list(ref: str) -> list[int] | None:
     """'tasks 4 and 5', '1, 2 and 5', '#4, #5' → the ids; None unless every part is an id."""
     parts = _SEPARATOR.split(_LEADING_NOUN.sub("", ref.strip()))
+    if len(parts) == 1 or any(task_id_of(p) is None for p in parts):  # "1 2 and 4"
+        parts = [p for part in parts for p in part.split()]
     ids = [task_id_of(p) for p in parts]
     return ids if len(ids) >= 2 and all(i is not None for i in ids) else None  # type: ignore
 
@@ -148,6 +155,13 @@ def _by_history(turn: Turn, ref: str, action: Action) -> list[Target] | str | No
         if not recent.targets or recent.listed:
             return replies.which_pronoun(action.verb)
         return recent.targets
+    if match := _ORDINAL_RUN.fullmatch(ref):
+        recent = mentioned(turn.history).targets
+        word = match["count"].lower()
+        count = int(word) if word.isdigit() else NUMBER_WORDS[word]
+        if not recent or count > len(recent):
+            return replies.which_pronoun(action.verb)
+        return recent[:count] if match["end"].lower() == "first" else recent[-count:]
     if match := _ORDINAL.fullmatch(ref):
         recent = mentioned(turn.history).targets
         index = ORDINALS[match["ordinal"].lower()]

@@ -161,3 +161,18 @@ def test_the_last_two_are_the_last_two_listed(
 
     assert calls(follow_up) == [("delete_task", {"task_id": 4}), ("delete_task", {"task_id": 5})]
     assert reply == 'Deleted "Team meeting" and "Dentist appointment".'
+
+
+def test_the_first_one_after_which_one_is_the_first_match_shown(
+    session: Session, runner: ToolRunner
+) -> None:
+    seed(session, "Buy milk", "Team meeting", "Meeting notes")
+    question = run(runner, "delete the meeting task")
+    history = turn_history("delete the meeting task", question, runner)
+    follow_up = ToolRunner(ToolContext(session, runner.context.user_id))
+
+    reply = run(follow_up, "delete the first one", history)
+
+    assert "Which one should I delete?" in question
+    assert calls(follow_up) == [("delete_task", {"task_id": 2})]
+    assert reply == 'Deleted "Team meeting".'

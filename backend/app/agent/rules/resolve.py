@@ -47,6 +47,7 @@ _ORDINAL_RUN = re.compile(
     r"(?:the\s+)?(?P<end>first|last)\s+(?P<count>two|three|four|five|\d)(?:\s+(?:ones|tasks))?",
     re.IGNORECASE,
 )
+_SHOWN_TASK = re.compile(r"^- #(\d+) ", re.MULTILINE)  # a task line of a reply
 _LEADING_NOUN = re.compile(r"^(?:the\s+)?(?:tasks|to-?dos|items|numbers)\s+", re.IGNORECASE)
 _SEPARATOR = re.compile(r"\s*(?:,\s*(?:and\s+|&\s+)?|\s+and\s+|\s+&\s+)\s*", re.IGNORECASE)
 _BARE_PHRASE = re.compile(r"^(?:(?:the|my|a|an)\s+)+|\s+(?:task|to-?do|item|one)$", re.IGNORECASE)
@@ -135,9 +136,20 @@ def mentioned(history: Sequence[HistoryMessage]) -> Mention:
                     for t in result
                     if isinstance(t, dict) and isinstance(t.get("id"), int)
                 ]
-        if changed or listed:
-            return Mention(changed or listed, listed=not changed)
+        if changed:
+            return Mention(changed, listed=False)
+        if listed:
+            return Mention(_as_shown(listed, message.content), listed=True)
     return Mention([], listed=False)
+
+
+def _as_shown(listed: list[Target], reply: str) -> list[Target]:
+    """The listed tasks the reply showed, in its order: a lookup lists every task, but "which
+    one?" shows only the matches ("- #4 Team meeting"), and "the first one" means the first
+    of those."""
+    by_id = {t.task_id: t for t in listed}
+    shown = [by_id[int(i)] for i in _SHOWN_TASK.findall(reply) if int(i) in by_id]
+    return shown or listed
 
 
 def _by_history(turn: Turn, ref: str, action: Action) -> list[Target] | str | None:

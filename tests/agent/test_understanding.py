@@ -176,3 +176,16 @@ def test_the_first_one_after_which_one_is_the_first_match_shown(
     assert "Which one should I delete?" in question
     assert calls(follow_up) == [("delete_task", {"task_id": 2})]
     assert reply == 'Deleted "Team meeting".'
+
+
+def test_the_first_one_alone_answers_which_one(session: Session, runner: ToolRunner) -> None:
+    seed(session, "Team meeting", "Meeting notes")
+    question = run(runner, "I finished the meeting")
+    follow_up = ToolRunner(ToolContext(session, runner.context.user_id))
+
+    reply = run(
+        follow_up, "the second one", turn_history("I finished the meeting", question, runner)
+    )
+
+    assert calls(follow_up) == [("complete_task", {"task_id": 2})]
+    assert reply == 'Marked "Meeting notes" as complete.'

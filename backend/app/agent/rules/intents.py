@@ -21,6 +21,7 @@ from backend.app.agent.rules.lexicon import (
     LIST_NOUN,
     LIST_PHRASE,
     NOUN,
+    ORDINALS,
     PENDING_WORDS,
     REFUSAL,
     REOPEN_STATE,
@@ -86,17 +87,17 @@ def _intent(
 
 
 def _answer_pending_question(match: Match, turn: Turn) -> str:
-    # "2" right after "Which one should I delete?" finishes that request.
-    task_id = match["id"]
+    # "2" or "the first one" right after "Which one should I delete?" finishes that request.
+    ref = match["id"] or match["ordinal"]
     last_reply = next((m.content for m in reversed(turn.history) if m.role == "assistant"), "")
     question = _PENDING_QUESTION.search(last_reply)
     if question is None:
-        return replies.what_to_do_with(task_id)
+        return replies.what_to_do_with(f"task {ref}" if match["id"] else ref)
     if question["verb"] == "delete":
-        return actions.delete(turn, task_id)
+        return actions.delete(turn, ref)
     if question["verb"] == "mark as complete":
-        return actions.complete(turn, task_id)
-    return actions.retitle(turn, task_id, question["title"])
+        return actions.complete(turn, ref)
+    return actions.retitle(turn, ref, question["title"])
 
 
 def _reply(text: str) -> Handler:
@@ -195,7 +196,13 @@ _PERSON = (
 
 INTENTS: tuple[Intent, ...] = (
     # A bare id only makes sense as the answer to "Which one should I …?".
-    _intent("answer", r"^(?:task\s*)?(?:#|number\s*)?(?P<id>\d{1,18})$", _answer_pending_question),
+    # …and so does "the first one".
+    _intent(
+        "answer",
+        r"^(?:(?:task\s*)?(?:#|number\s*)?(?P<id>\d{1,18})"
+        rf"|(?P<ordinal>(?:the\s+)?(?:{'|'.join(ORDINALS)})(?:\s+one)?))$",
+        _answer_pending_question,
+    ),
     _intent(
         "thanks",
         r"^(?:thanks|thank\s+you|thx|ty|cheers|great|awesome|perfect|cool|nice|got\s+it)"

@@ -123,10 +123,11 @@ def one_at_a_time(verb: str) -> str:
     )
 
 
-def what_to_do_with(task_id: str) -> str:
+def what_to_do_with(task: str) -> str:
+    """`task`: "task 3" or "the first one"."""
     return (
-        f'What should I do with task {task_id}? For example: "mark task {task_id} as '
-        f'complete", "delete task {task_id}" or "rename task {task_id} to …".'
+        f'What should I do with {task}? For example: "mark {task} as complete", '
+        f'"delete {task}" or "rename {task} to …".'
     )
 
 

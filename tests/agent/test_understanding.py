@@ -189,3 +189,14 @@ def test_the_first_one_alone_answers_which_one(session: Session, runner: ToolRun
 
     assert calls(follow_up) == [("complete_task", {"task_id": 2})]
     assert reply == 'Marked "Meeting notes" as complete.'
+
+
+def test_completing_it_again_says_already(session: Session, runner: ToolRunner) -> None:
+    seed(session, "Buy milk")
+    first = run(runner, "I bought the milk")
+    follow_up = ToolRunner(ToolContext(session, runner.context.user_id))
+
+    reply = run(follow_up, "mark it done", turn_history("I bought the milk", first, runner))
+
+    assert changing_calls(follow_up) == []
+    assert reply == '"Buy milk" is already complete.'

@@ -129,7 +129,9 @@ def mentioned(history: Sequence[HistoryMessage]) -> Mention:
         for call in message.tool_calls or []:
             result = call.get("result") if isinstance(call, dict) else None
             if isinstance(result, dict) and isinstance(result.get("task_id"), int):
-                changed.append(Target(result["task_id"], result.get("title")))
+                # A task that turn completed is known done: "mark it done" then says so.
+                done = True if result.get("status") == "completed" else None
+                changed.append(Target(result["task_id"], result.get("title"), done))
             elif isinstance(result, list):
                 listed = [
                     Target(t["id"], t.get("title"), t.get("completed"))

@@ -200,3 +200,14 @@ def test_completing_it_again_says_already(session: Session, runner: ToolRunner) 
 
     assert changing_calls(follow_up) == []
     assert reply == '"Buy milk" is already complete.'
+
+
+def test_a_range_of_ids_and_a_labelled_list(session: Session, runner: ToolRunner) -> None:
+    added = run(runner, "add these: buy stamps, post the letter, call the bank")
+    deleted = run(runner, "remove tasks 1-2")
+
+    assert added == 'Added "Buy stamps", "Post the letter" and "Call the bank" to your list ' + (
+        "(tasks 1, 2, 3)."
+    )
+    assert deleted == 'Deleted "Buy stamps" and "Post the letter".'
+    assert [title for _, title, *_ in tasks_state(session)] == ["Call the bank"]

@@ -241,7 +241,7 @@ INTENTS: tuple[Intent, ...] = (
         _add,
     ),
     _intent("new", rf"^new\s+{NOUN}\b\s*{CONNECTOR}?\s*(?P<title>.*)$", _add),
-    _intent("labelled", rf"^(?:{NOUN}|note)\s*[:\-]\s*(?P<title>.+)$", _add),
+    _intent("labelled", rf"^(?:{NOUN}|note|remember)\s*[:\-]\s*(?P<title>.+)$", _add),
     _intent(
         "put_on_list",
         rf"^(?:put|stick|pop|write|jot|throw)\s+(?P<title>.+?)\s+{LIST_PHRASE}$",

@@ -5,7 +5,10 @@ import re
 # What a task may be called ("task", "to-do", "item", …).
 NOUN = r"(?:tasks?|to-?dos?|items?|reminders?|entry|entries)"
 # Words between an add verb and the title: "add a task TO buy milk", "a task CALLED 'x'".
-CONNECTOR = r"(?:(?:to|for|called|named|titled|that\s+says|saying)\b|[:\-])"
+CONNECTOR = (
+    r"(?:(?:to|for|called|named|titled|that\s+says|saying)\b|[:\-]"
+    r"|(?:these|the\s+following|this)(?:\s+(?:tasks|things|items|ones))?\s*:)"
+)
 # "… to my list", "… on the to-do list": decoration around a title or a task reference.
 LIST_PHRASE = (
     r"(?:to|on|onto|in|into|from|off|out\s+of)\s+(?:my|the|your)\s+"

@@ -43,7 +43,7 @@ _POLITE_OPENER = re.compile(
     r"|yeah|yep|yes|no|nah|nope|right|well|anyway|just|also|and|then|now|btw|by\s+the\s+way"
     r"|great|cool|nice|perfect|awesome|good|lovely|sweet|cheers"
     r"|(?:thanks|thank\s+you)(?:\s+(?:so\s+much|a\s+lot|again))?"
-    r"|i\s+think|i\s+guess|i\s+suppose|i\s+mean"
+    r"|i\s+think|i\s+guess|i\s+suppose|i\s+mean|basically|maybe|honestly|seriously"
     r"|(?:could|can|would|will)\s+(?:you|u)(?:\s+(?:please|pls|plz|just|also))*"
     r"|would\s+you\s+mind|(?:i'd|i\s+would)\s+like\s+you\s+to|i\s+want\s+you\s+to"
     r"|go\s+ahead\s+and"

@@ -47,6 +47,9 @@ _ORDINAL_RUN = re.compile(
     r"(?:the\s+)?(?P<end>first|last)\s+(?P<count>two|three|four|five|\d)(?:\s+(?:ones|tasks))?",
     re.IGNORECASE,
 )
+_ID_RANGE = re.compile(
+    r"#?(?P<first>\d{1,9})\s*(?:-|–|to|through|thru)\s*#?(?P<last>\d{1,9})", re.IGNORECASE
+)
 _SHOWN_TASK = re.compile(r"^- #(\d+) ", re.MULTILINE)  # a task line of a reply
 _LEADING_NOUN = re.compile(r"^(?:the\s+)?(?:tasks|to-?dos|items|numbers)\s+", re.IGNORECASE)
 _SEPARATOR = re.compile(r"\s*(?:,\s*(?:and\s+|&\s+)?|\s+and\s+|\s+&\s+)\s*", re.IGNORECASE)
@@ -107,8 +110,12 @@ def task_id_of(ref: str) -> int | None:
 
 
 def _id_list(ref: str) -> list[int] | None:
-    """'tasks 4 and 5', '1, 2 and 5', '#4, #5' → the ids; None unless every part is an id."""
-    parts = _SEPARATOR.split(_LEADING_NOUN.sub("", ref.strip()))
+    """'tasks 4 and 5', '1, 2 and 5', '#4, #5', '1-3' → the ids; None unless every part is an
+    id."""
+    ref = _LEADING_NOUN.sub("", ref.strip())
+    if (span := _ID_RANGE.fullmatch(ref)) and 0 < int(span["last"]) - int(span["first"]) < 20:
+        return list(range(int(span["first"]), int(span["last"]) + 1))
+    parts = _SEPARATOR.split(ref)
     if len(parts) == 1 or any(task_id_of(p) is None for p in parts):  # "1 2 and 4"
         parts = [p for part in parts for p in part.split()]
     ids = [task_id_of(p) for p in parts]

@@ -320,6 +320,7 @@ OUT_OF_SCOPE = _cases(
             "plants watered?",
             "I paid",
             "mom called",
+            "sarah emailed",
             "add it",
         )
     ],

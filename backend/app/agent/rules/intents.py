@@ -36,7 +36,7 @@ from backend.app.agent.rules.parse import (
     unquote,
 )
 from backend.app.agent.rules.resolve import Turn
-from backend.app.agent.rules.words import content_words, past_tense_lemma, words
+from backend.app.agent.rules.words import content_words, is_known, past_tense_lemma, words
 
 Match = re.Match[str]
 Handler = Callable[[Match, Turn], str]
@@ -357,13 +357,13 @@ INTENTS: tuple[Intent, ...] = (
         accepts=_is_past,
         asked=False,
     ),
-    # "expense report submitted", with no auxiliary — but not "my mom called", "he paid":
-    # someone's doing, not a task's.
+    # "expense report submitted", with no auxiliary — but not "my mom called", "he paid" or
+    # "Sarah emailed": someone's doing, not a task's (a word no dictionary knows is a name).
     _intent(
         "is_past_short",
         rf"^(?!{_QUESTION_START}\b|{_PERSON}\b)(?P<ref>.+?)\s+{_PARTICIPLE}$",
         _complete_passive,
-        accepts=_is_past,
+        accepts=lambda match: _is_past(match) and is_known(words(match["ref"])[0]),
         asked=False,
     ),
 )

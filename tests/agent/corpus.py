@@ -600,6 +600,139 @@ THIRD_ROUND: list[Case] = [
     ),
 ]
 
+# A fourth round, written the same way: 41 of 45 before any change for it — among the misses
+# "the vet called", an out-of-scope message that completed "Schedule the vet appointment".
+ERRANDS = (
+    "Buy bread",
+    "Return the jacket",
+    "Schedule the vet appointment",
+    "Clean out the garage",
+    "Send birthday card to grandma",
+    "Order printer paper",
+)
+E = {"seed": ERRANDS, "done": ("Order printer paper",)}
+FOURTH_ROUND: list[Case] = [
+    *_cases(
+        "word forms",
+        C("returned the jacket today", [("complete", "Return the jacket")], **E),
+        C("vet appointment is scheduled", [("complete", "Schedule the vet appointment")], **E),
+        C("I scheduled the vet", [("complete", "Schedule the vet appointment")], **E),
+        C("garage is finally cleaned out", [("complete", "Clean out the garage")], **E),
+        C("sent grandma's birthday card", [("complete", "Send birthday card to grandma")], **E),
+        C("bread's bought", [("complete", "Buy bread")], **E),
+        C("ordered the printer paper", reply_has=("already",), **E),
+    ),
+    *_cases(
+        "pronouns",
+        C("delete that one", [("delete", "Fix the fence")], before=("add fix the fence",), **E),
+        C(
+            "actually it's done already",
+            [("complete", "Buy bread")],
+            before=("remind me to buy bread",),
+            seed=(),
+            done=(),
+        ),
+        C(
+            "rename it to 'Return the blue jacket'",
+            [("rename", "Return the jacket", "Return the blue jacket")],
+            before=("returned the jacket",),
+            **E,
+        ),
+        C(
+            "the 2nd one is done",
+            [("complete", "Return the jacket")],
+            before=("show me what's left",),
+            **E,
+        ),
+        C(
+            "remove the last one",
+            [("delete", "Order printer paper")],
+            before=("show all my tasks",),
+            **E,
+        ),
+    ),
+    *_cases(
+        "several at once",
+        C("add buy bread, buy eggs", [("add", "Buy bread"), ("add", "Buy eggs")], seed=(), done=()),
+        C("tick off 1 and 2", [("complete", 1), ("complete", 2)], **E),
+        C("delete tasks 3, 4", [("delete", 3), ("delete", 4)], **E),
+        C(
+            "add 'fix the fence' and 'paint the shed' to my list",
+            [("add", "fix the fence"), ("add", "paint the shed")],
+            seed=(),
+            done=(),
+        ),
+        C(
+            "returned the jacket and bought bread",
+            [("complete", "Return the jacket"), ("complete", "Buy bread")],
+            **E,
+        ),
+    ),
+    *_cases(
+        "typos",
+        C("delete the jackt task", [("delete", "Return the jacket")], **E),
+        C("complete task 1 pls", [("complete", 1)], **E),
+        C("mark the garrage as done", [("complete", "Clean out the garage")], **E),
+        C("shoe me my list", listing="all", **E),
+        C("wats left", listing="pending", **E),
+        C("remoev task 2", [("delete", 2)], **E),
+    ),
+    *_cases(
+        "negations",
+        C("what isn't done yet", listing="pending", **E),
+        C("what's still to do", listing="pending", **E),
+        C("tasks I haven't done", listing="pending", **E),
+        C("I didn't return the jacket", [], **E),
+        C("don't remove the garage task", [], **E),
+    ),
+    *_cases(
+        "chatter around titles",
+        C("okay so can you add call the bank please", [("add", "Call the bank")], seed=(), done=()),
+        C("add 'buy a new mattress' pls thx", [("add", "buy a new mattress")], seed=(), done=()),
+        C(
+            "i need to fix the fence this weekend, can you put it on my list?",
+            [("add", "Fix the fence this weekend")],
+            seed=(),
+            done=(),
+        ),
+        C(
+            "hey! remind me to water the tomatoes :)",
+            [("add", "Water the tomatoes")],
+            seed=(),
+            done=(),
+        ),
+        C("jot down pick up prescription", [("add", "Pick up prescription")], seed=(), done=()),
+    ),
+    *_cases(
+        "questions about the tools",
+        *[
+            C(m, reply_has=(HELP,), **E)
+            for m in (
+                "how do I tick something off?",
+                "can you rename tasks for me?",
+                "what can I ask you to do?",
+                "could you tell me how to delete a task?",
+            )
+        ],
+    ),
+    *_cases(
+        "out of scope",
+        *[
+            C(m, **E)
+            for m in (
+                "grandma sent me a card",
+                "the jacket is too small",
+                "the vet called",
+                "bread is expensive",
+                "I'm cleaning the garage right now",
+                "order a pizza",
+                "what should I have for dinner",
+                "jacket returned?",
+            )
+        ],
+    ),
+]
+
 CORPUS: list[Case] = [
     *WORD_FORMS,
     *PRONOUNS,
@@ -612,6 +745,7 @@ CORPUS: list[Case] = [
     *CONSISTENT,
     *SECOND_ROUND,
     *THIRD_ROUND,
+    *FOURTH_ROUND,
 ]
 # Messages outside the agent's scope may never change data: these must all pass.
 NOTHING_MAY_CHANGE = {"questions about the tools", "out of scope"}

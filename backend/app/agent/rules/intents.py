@@ -145,7 +145,9 @@ def _complete(match: Match, turn: Turn) -> str:
 
 def _complete_passive(match: Match, turn: Turn) -> str:
     # "the plants are watered": the verb is part of what names the task ("Water the plants").
-    return actions.complete(turn, f"{match['verb']} {match['ref']}")
+    # "the garage is cleaned out" names "Clean out the garage".
+    verb = f"{match['verb']} {match['particle']}" if match["particle"] else match["verb"]
+    return actions.complete(turn, f"{verb} {match['ref']}")
 
 
 def _delete(match: Match, turn: Turn) -> str:
@@ -187,7 +189,7 @@ _QUESTION_START = (
 _PASSIVE_AUXILIARY = r"(?:(?:\s+(?:is|are|was|were|got|has|have)|'s|'ve|'re)(?:\s+been)?)"
 _PARTICIPLE = (
     r"(?:now\s+|all\s+|finally\s+|just\s+|already\s+)?(?P<verb>[a-z]+)"
-    r"(?:\s+(?:too|now|already|today|yesterday))?"
+    r"(?:\s+(?P<particle>out|up|off|away|down|back|in))?(?:\s+(?:too|now|already|today|yesterday))?"
 )
 # Who did something, in "my mom called", "tom reviewed it", "he paid": not a task done.
 _PERSON = (
@@ -248,6 +250,13 @@ INTENTS: tuple[Intent, ...] = (
         _add,
     ),
     _intent("jot", r"^(?:jot|note|write)\s+(?:it\s+|this\s+)?down\s*:?\s+(?P<title>.+)$", _add),
+    # "tasks I haven't done", "stuff that's left": a listing asked for with a noun phrase.
+    _intent(
+        "list_phrase",
+        r"^(?:(?:all|my|the)\s+)*(?:tasks|to-?dos|items|things|stuff|ones)\s+(?:that\s+|which\s+)?"
+        r"(?:i|i've|ive|i'm|im|we|are|is|still|that's|thats|left|remaining)\b.*$",
+        _list,
+    ),
     # "don't delete it", "I haven't called mom yet", "never mind": nothing changes. Questions
     # ("what haven't I done?") go on to the listing below.
     _intent(
@@ -386,6 +395,7 @@ QUESTION = re.compile(
     r"|what\b.*\bcan\s+(?:you|u|i)\s+(?:do|help|ask)\b"
     r"|(?:do|can)\s+you\s+(?:support|understand|know|handle|do)\b"
     r"|(?:could|can|would)\s+you\s+explain\b|explain\b"
+    r"|(?:(?:could|can|would)\s+you\s+)?(?:tell|show|teach)\s+me\s+how\b"
     r"|(?:(?:can|could|will|do|does|would)\s+(?:you|u|i|it|this|we)|(?:are\s+you|am\s+i)\s+able"
     r"\s+to)\s+(?:also\s+)?"
     r"(?:add|create|make|remind\s+me(?:\s+(?:of|about))?|remember|list|show|see|view|delete|remove|"

@@ -55,7 +55,7 @@ DELETE_VERB = (
 # the small words people add around a title ("today", "finally", "already").
 STOP_WORDS = frozenset(
     "a an the my your our this that these those it its task tasks todo todos to do item items "
-    "one ones thing entry reminder list please called named titled about for with of on in "
+    "one ones thing entry reminder list please about for with of on in "
     "from off i me im am m is are as s ve ll d been has have was were be "
     "today tonight now just already finally yesterday earlier also again really all so too "
     "morning afternoon evening night week weekend last".split()

@@ -50,6 +50,11 @@ _ORDINAL_RUN = re.compile(
 _ID_RANGE = re.compile(
     r"#?(?P<first>\d{1,9})\s*(?:-|–|to|through|thru)\s*#?(?P<last>\d{1,9})", re.IGNORECASE
 )
+_CALLED = re.compile(
+    r"^(?:the\s+|my\s+|a\s+)?(?:task|to-?do|item|one|reminder)\s+(?:called|named|titled|"
+    r"that\s+says|saying)\s+",
+    re.IGNORECASE,
+)
 _SHOWN_TASK = re.compile(r"^- #(\d+) ", re.MULTILINE)  # a task line of a reply
 _LEADING_NOUN = re.compile(r"^(?:the\s+)?(?:tasks|to-?dos|items|numbers)\s+", re.IGNORECASE)
 _SEPARATOR = re.compile(r"\s*(?:,\s*(?:and\s+|&\s+)?|\s+and\s+|\s+&\s+)\s*", re.IGNORECASE)
@@ -214,6 +219,7 @@ def _target(task: dict[str, Any]) -> Target:
 def resolve(turn: Turn, ref: str, action: Action) -> list[Target] | str:
     """The tasks `ref` names, or the reply to give instead (not found, ambiguous, unclear)."""
     ref = _TRAILING_LIST_PHRASE.sub("", ref.strip()).strip(" ,;:-")
+    ref = _CALLED.sub("", ref)  # "the task called 'milk'" is "'milk'"
     if (task_id := task_id_of(ref)) is not None:
         return [Target(task_id)]
     if (ids := _id_list(ref)) is not None:

@@ -560,7 +560,7 @@ def test_unknown_id_is_reported_as_not_found(
     reply = run(runner, message)
 
     assert [call.name for call in runner.calls] == [tool]
-    assert runner.calls[0].result == {"error": "task 7 not found"}
+    assert runner.calls[0].result == {"error": "task 7 not found", "code": "not_found"}
     assert reply.startswith("Task 7 was not found.")
     assert tasks_state(session) == before
 

@@ -157,7 +157,8 @@ BAD_CALLS = {
 @pytest.mark.parametrize("name, arguments", BAD_CALLS.values(), ids=BAD_CALLS.keys())
 def test_bad_arguments_are_error_results_and_store_nothing(call, name, arguments) -> None:
     result = call(name, **arguments)
-    assert set(result) == {"error"} and "invalid arguments" in result["error"]
+    assert set(result) == {"error", "code"} and "invalid arguments" in result["error"]
+    assert result["code"] == "invalid_arguments"
     assert call("list_tasks") == []
 
 
@@ -166,3 +167,21 @@ def test_a_repetition_left_without_a_due_date_is_an_error_result(call, session) 
     result = call("update_task", task_id=task_id, due_at="")
     assert "due_at" in result["error"]
     assert stored(session, task_id).due_at is not None
+
+
+def test_completing_a_completed_task_changes_nothing_and_says_so(call, session) -> None:
+    added = call("add_task", title="Pay rent")
+    first = call("complete_task", task_id=added["task_id"])
+    assert first == {"task_id": added["task_id"], "status": "completed", "title": "Pay rent"}
+    again = call("complete_task", task_id=added["task_id"])
+    assert again == {**first, "already_completed": True}
+    assert stored(session, added["task_id"]).completed is True
+
+
+def test_failures_carry_a_typed_code_beside_the_sentence(call) -> None:
+    assert call("complete_task", task_id=999) == {
+        "error": "task 999 not found",
+        "code": "not_found",
+    }
+    assert call("no_such_tool")["code"] == "unknown_tool"
+    assert call("add_task")["code"] == "invalid_arguments"

@@ -409,7 +409,7 @@ def test_an_unknown_tool_becomes_an_error_result(
 
     assert response.status_code == 200
     [call] = response.json()["tool_calls"]
-    assert call["result"] == {"error": "unknown tool 'drop_database'"}
+    assert call["result"] == {"error": "unknown tool 'drop_database'", "code": "unknown_tool"}
 
 
 def test_the_model_cannot_touch_another_users_task(
@@ -433,7 +433,7 @@ def test_the_model_cannot_touch_another_users_task(
 
     assert response.status_code == 200, response.text
     results = [call["result"] for call in response.json()["tool_calls"]]
-    not_found = {"error": f"task {task_id} not found"}
+    not_found = {"error": f"task {task_id} not found", "code": "not_found"}
     assert results == [not_found, not_found, not_found, []]
     assert tasks(client, BOB, "bob") == [bob_task]
 

@@ -221,7 +221,7 @@ def test_another_users_task_ids_give_errors_and_change_nothing(server: str, era:
     *changes, listing = with_session(server, era, scenario)
     for result in changes:
         assert result.is_error is True
-        assert payload(result) == {"error": f"task {bobs['id']} not found"}
+        assert payload(result) == {"error": f"task {bobs['id']} not found", "code": "not_found"}
     assert listing.is_error is False
     assert payload(listing) == []
     assert rest_tasks(server, user="bob") == [bobs]
@@ -255,7 +255,7 @@ def test_bad_arguments_and_unknown_tools_are_error_results(server: str) -> None:
     assert all(result.is_error for result in (missing, wrong_type, unknown))
     assert payload(missing)["error"].startswith("invalid arguments: title")
     assert payload(wrong_type)["error"].startswith("invalid arguments: task_id")
-    assert payload(unknown) == {"error": "unknown tool 'drop_database'"}
+    assert payload(unknown) == {"error": "unknown tool 'drop_database'", "code": "unknown_tool"}
     assert rest_tasks(server) == []
 
 

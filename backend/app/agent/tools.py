@@ -174,8 +174,8 @@ def list_tasks(context: ToolContext, args: ListTasksArguments) -> list[dict[str,
 
 def complete_task(context: ToolContext, args: TaskIdArguments) -> dict[str, Any]:
     task = task_service.get_task(context.session, context.user_id, args.task_id)
-    if task.completed:
-        return _changed(task, "completed")
+    if task.completed:  # nothing changes; said, so the reply can say "already complete"
+        return {**_changed(task, "completed"), "already_completed": True}
     task = task_service.complete_task(context.session, task)
     result = _changed(task, "completed")
     if not task.completed:  # a recurring task: it stays pending, due at its next occurrence
@@ -194,7 +194,10 @@ def update_task(context: ToolContext, args: UpdateTaskArguments) -> dict[str, An
     # Null means "not given" (models send every optional argument as null); "" and [] clear.
     changes = args.model_dump(exclude={"task_id"}, exclude_none=True)
     if not changes:
-        return {"error": "give a new title, description, due_at, priority, tags or recurrence"}
+        return _failure(
+            "give a new title, description, due_at, priority, tags or recurrence",
+            "nothing_to_change",
+        )
     for name in ("description", "recurrence"):
         if name in changes:
             changes[name] = changes[name] or None
@@ -260,6 +263,18 @@ TOOLS: dict[str, Tool] = {
 }
 
 
+# What kind of failure an error result is, for callers that act on it (the rules agent):
+# not_found, invalid_arguments, nothing_to_change, unknown_tool, failed.
+FailureCode = Literal[
+    "not_found", "invalid_arguments", "nothing_to_change", "unknown_tool", "failed"
+]
+
+
+def _failure(error: str, code: FailureCode) -> dict[str, str]:
+    """An error result: the sentence (unchanged wording, clients read it) and its typed code."""
+    return {"error": error, "code": code}
+
+
 def _describe_invalid(error: ValidationError) -> str:
     parts = []
     for item in error.errors():
@@ -272,21 +287,21 @@ def execute_tool(context: ToolContext, name: str, arguments: Any) -> Any:
     """Run a tool; every failure becomes an `{"error": ...}` result, never an exception."""
     tool = TOOLS.get(name)
     if tool is None:
-        return {"error": f"unknown tool {name!r}"}
+        return _failure(f"unknown tool {name!r}", "unknown_tool")
     if not isinstance(arguments, dict):
-        return {"error": "invalid arguments: expected a JSON object"}
+        return _failure("invalid arguments: expected a JSON object", "invalid_arguments")
     try:
         parsed = tool.arguments_model.model_validate(arguments)
     except ValidationError as exc:
-        return {"error": _describe_invalid(exc)}
+        return _failure(_describe_invalid(exc), "invalid_arguments")
     try:
         return tool.function(context, parsed)
     except NotFound as exc:
-        return {"error": exc.detail}
+        return _failure(exc.detail, "not_found")
     except Exception:  # a tool that breaks must not break the turn
         logger.exception("tool %s failed", name)
         context.session.rollback()
-        return {"error": f"{name} failed unexpectedly; nothing was changed"}
+        return _failure(f"{name} failed unexpectedly; nothing was changed", "failed")
 
 
 @dataclass(kw_only=True)

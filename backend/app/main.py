@@ -12,6 +12,7 @@ from fastapi.exception_handlers import http_exception_handler
 from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse, Response
+from fastapi_offline import FastAPIOffline
 from sqlalchemy.exc import DBAPIError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match
@@ -35,6 +36,7 @@ from backend.app.tasks.router import router as tasks_router
 
 logger = logging.getLogger(__name__)
 
+DOCS_ASSETS_URL = "/docs/assets"
 DESCRIPTION = """Manage a todo list by talking to an AI assistant.
 
 Every `/api/{user_id}/...` route needs `Authorization: Bearer <JWT>` whose `sub` is `{user_id}`.
@@ -53,7 +55,17 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             yield
         engine.dispose()
 
-    app = FastAPI(title="Todo Chat", version="0.1.0", description=DESCRIPTION, lifespan=lifespan)
+    # /docs with its JavaScript and CSS served by the app itself (FastAPI's own page loads them
+    # from a CDN, so it is blank without internet access). No /redoc: ReDoc still fetches its
+    # logo from its CDN.
+    app = FastAPIOffline(
+        title="Todo Chat",
+        version="0.1.0",
+        description=DESCRIPTION,
+        lifespan=lifespan,
+        static_url=DOCS_ASSETS_URL,
+        redoc_url=None,
+    )
     app.state.settings = settings
     app.state.engine = engine
     app.state.token_verifier = TokenVerifier(settings)

@@ -37,10 +37,20 @@ def normalize_database_url(raw: str) -> str:
     return url.render_as_string(hide_password=False)
 
 
-class Settings(BaseSettings):
+class DatabaseSettings(BaseSettings):
+    """The database alone: all the migrations read, so they run whatever else is configured."""
+
     model_config = SettingsConfigDict(env_file=".env", extra="ignore", frozen=True)
 
     database_url: str = "sqlite:///./data/todo.db"
+
+    @field_validator("database_url")
+    @classmethod
+    def _normalize_database_url(cls, value: str) -> str:
+        return normalize_database_url(value)
+
+
+class Settings(DatabaseSettings):
     app_env: Literal["development", "production"] = "development"
 
     auth_jwt_secret: SecretStr | None = None
@@ -62,11 +72,6 @@ class Settings(BaseSettings):
     rate_limit_storage_url: str = "memory://"
     # Host headers the MCP transport accepts (DNS-rebinding protection); comma-separated.
     mcp_allowed_hosts: str = "127.0.0.1:*,localhost:*,[::1]:*"
-
-    @field_validator("database_url")
-    @classmethod
-    def _normalize_database_url(cls, value: str) -> str:
-        return normalize_database_url(value)
 
     @field_validator("chat_rate_limit")
     @classmethod
@@ -161,5 +166,13 @@ def load_settings(**overrides: object) -> Settings:
     """Read the settings from the environment; raise ConfigError with one line on a bad value."""
     try:
         return Settings(**overrides)
+    except ValidationError as exc:
+        raise ConfigError(_describe(exc)) from None
+
+
+def load_database_url() -> str:
+    """DATABASE_URL from the environment, normalised; raise ConfigError with one line if bad."""
+    try:
+        return DatabaseSettings().database_url
     except ValidationError as exc:
         raise ConfigError(_describe(exc)) from None

@@ -27,6 +27,7 @@ from backend.app.config import ConfigError, Settings, load_settings
 from backend.app.conversations.router import router as conversations_router
 from backend.app.db import make_engine
 from backend.app.errors import AppError
+from backend.app.health.diagnosis import misconfiguration
 from backend.app.health.router import router as health_router
 from backend.app.limits import BodySizeLimitMiddleware
 from backend.app.mcp.server import mount_mcp
@@ -146,7 +147,9 @@ def _add_error_handlers(app: FastAPI) -> None:
         )
 
     @app.exception_handler(OperationalError)
-    async def database_unavailable(_request: Request, exc: OperationalError) -> JSONResponse:
+    async def database_unavailable(request: Request, exc: OperationalError) -> JSONResponse:
+        if (problem := misconfiguration(exc)) is not None:
+            return database_misconfigured(request.app, problem)
         # Lost connection, server restarting, lock time-out: the request can be retried.
         logger.warning("database unavailable: %s", exc.orig)
         return JSONResponse(
@@ -154,12 +157,24 @@ def _add_error_handlers(app: FastAPI) -> None:
         )
 
     @app.exception_handler(DBAPIError)
-    async def database_error(_request: Request, exc: DBAPIError) -> JSONResponse:
+    async def database_error(request: Request, exc: DBAPIError) -> JSONResponse:
+        if (problem := misconfiguration(exc)) is not None:
+            return database_misconfigured(request.app, problem)
         logger.error("database error: %s", exc.orig)
         return JSONResponse(
             {"detail": "The database could not complete the request; please retry."},
             status_code=503,
         )
+
+
+def database_misconfigured(app: FastAPI, problem: str) -> JSONResponse:
+    """503 naming the cause and the fix. Logged once per app: it fails every request alike."""
+    reported: set[str] = getattr(app.state, "reported_misconfigurations", set())
+    app.state.reported_misconfigurations = reported
+    if problem not in reported:
+        reported.add(problem)
+        logger.error("database misconfigured: %s", problem)
+    return JSONResponse({"detail": f"{problem[0].upper()}{problem[1:]}."}, status_code=503)
 
 
 def _app_from_environment() -> FastAPI:

@@ -57,7 +57,7 @@ class Settings(DatabaseSettings):
     auth_jwks_url: str | None = None
     auth_issuer: str | None = None
     auth_audience: str | None = None
-    auth_jwks_refresh_cooldown_s: float = Field(default=10.0, ge=0)
+    auth_jwks_refresh_cooldown_s: float = Field(default=1.0, ge=0)
 
     agent: Literal["rules", "openai"] = "rules"
     openai_api_key: SecretStr | None = None

@@ -191,6 +191,21 @@ def test_a_matching_title_adds_to_its_conversations_relevance(client: TestClient
     assert message_ids(client, "kiwi") == [None, in_titled, in_untitled]
 
 
+def test_only_the_newest_matches_are_ranked_older_ones_follow_by_recency(
+    client: TestClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Ranking reads each message's text, so it is bounded to the newest matches; here 2.
+    monkeypatch.setattr(search_service, "RANKED_MATCHES", 2)
+    old_strong = post(client, start(client), "kiwi kiwi kiwi")
+    old_weak = post(client, start(client), f"kiwi {FILLER}")
+    new_weak = post(client, start(client), f"kiwi {FILLER} {FILLER}")
+    new_strong = post(client, start(client), "kiwi kiwi")
+
+    ids = message_ids(client, "kiwi")
+    assert ids == [new_strong, new_weak, old_weak, old_strong]
+    assert len(set(ids)) == 4
+
+
 def test_within_a_conversation_the_better_match_ranks_higher(client: TestClient) -> None:
     conversation = start(client)
     weak = post(client, conversation, f"garden {FILLER} {FILLER} {FILLER}")
@@ -596,6 +611,7 @@ def test_the_search_reads_the_owner_led_indexes(client: TestClient, engine: Engi
             session.execute(text("SET LOCAL enable_seqscan = off"))
             sql = search_service.postgresql_query(after=False)
             params = {"user_id": "user7", "tsquery": "'garden':*", "limit": 20}
+            params["ranked_matches"] = search_service.RANKED_MATCHES
             plan = list(session.execute(text(f"EXPLAIN {sql}"), params).scalars())
             session.rollback()
             for index in ("ix_messages_user_id_content_tsv", "ix_conversations_user_id_title_tsv"):
@@ -614,6 +630,7 @@ def test_the_search_reads_the_owner_led_indexes(client: TestClient, engine: Engi
                 "title_match": search_service.to_fts5_match("user7", "title", terms),
                 "terms": '[["garden", true]]',
                 "limit": 20,
+                "ranked_matches": search_service.RANKED_MATCHES,
             }
             plan = "\n".join(
                 row[-1] for row in session.execute(text(f"EXPLAIN QUERY PLAN {sql}"), params)

@@ -9,7 +9,10 @@ each one quoted, so nothing the user types is ever query syntax.
 Order of the hits, best first, and the keyset of the pages:
 1. the conversation's score: the sum of the ranks of its hits (its matching messages, and its
    title when that matches, ranked as a message would be), so relevance comes first: one
-   message saying "kiwi" three times beats one saying it once, and more matches beat fewer;
+   message saying "kiwi" three times beats one saying it once, and more matches beat fewer.
+   Only the caller's newest RANKED_MATCHES matching messages are ranked (older ones count 0):
+   ranking reads each message's text, and a word found in most of a long history would
+   otherwise cost a read of all of it;
 2. the conversation id (the newer conversation first among equals), which keeps a
    conversation's hits together;
 3. the title hit before the message hits of its conversation;
@@ -65,13 +68,27 @@ def _document(column: str) -> str:
     return f"to_tsvector('todo_search', translate({column}, '{_PUNCTUATION}', '{_SPACES}'))"
 
 
+# How many of the caller's newest matching messages are ranked by their text (see above).
+RANKED_MATCHES = 1000
+
 # One query for both databases, from the matches to the page; only how rows match and how a
-# text is ranked differ (below). Every match of the caller is ranked (a conversation's score
-# needs all of its hits), each by its own text alone, so the cost follows the caller's matches,
-# never other users' rows.
+# text is ranked differ (below). Matching reads the index alone; ranking reads the text, so it
+# is done for the newest RANKED_MATCHES messages and the matching titles only, each scored by
+# its own text, never by other users' rows.
 _QUERY = """
 WITH message_matches AS MATERIALIZED (
     {message_matches}
+),
+ranked_messages AS MATERIALIZED (
+    SELECT newest.id, CAST({message_rank} AS DOUBLE PRECISION) AS rank
+    FROM (
+        SELECT id FROM message_matches ORDER BY id DESC LIMIT :ranked_matches
+    ) AS newest
+    JOIN messages AS m ON m.id = newest.id
+),
+scored_messages AS MATERIALIZED (
+    SELECT mm.id, mm.conversation_id, coalesce(rm.rank, 0) AS rank
+    FROM message_matches AS mm LEFT JOIN ranked_messages AS rm ON rm.id = mm.id
 ),
 title_matches AS MATERIALIZED (
     {title_matches}
@@ -79,7 +96,7 @@ title_matches AS MATERIALIZED (
 conversation_scores AS MATERIALIZED (
     SELECT conversation_id, {score} AS score
     FROM (
-        SELECT conversation_id, rank FROM message_matches
+        SELECT conversation_id, rank FROM scored_messages
         UNION ALL
         SELECT conversation_id, rank FROM title_matches
     ) AS all_hits
@@ -90,8 +107,8 @@ ranked AS MATERIALIZED (
            0 AS message_id
     FROM conversation_scores AS s JOIN title_matches USING (conversation_id)
     UNION ALL
-    SELECT s.score, s.conversation_id, 0, mm.rank, mm.id
-    FROM conversation_scores AS s JOIN message_matches AS mm USING (conversation_id)
+    SELECT s.score, s.conversation_id, 0, sm.rank, sm.id
+    FROM conversation_scores AS s JOIN scored_messages AS sm USING (conversation_id)
 )
 SELECT score, conversation_id, is_title, rank, message_id
 FROM ranked
@@ -105,11 +122,10 @@ LIMIT :limit + 1
 _POSTGRESQL_TSQUERY = "to_tsquery('todo_search', :tsquery)"
 _POSTGRESQL_PARTS = {
     "message_matches": (
-        "SELECT m.id, m.conversation_id, "
-        f"CAST(ts_rank({_document('m.content')}, {_POSTGRESQL_TSQUERY}) AS DOUBLE PRECISION) "
-        "AS rank FROM messages AS m WHERE m.user_id = :user_id "
+        "SELECT m.id, m.conversation_id FROM messages AS m WHERE m.user_id = :user_id "
         f"AND {_document('m.content')} @@ {_POSTGRESQL_TSQUERY}"
     ),
+    "message_rank": f"ts_rank({_document('m.content')}, {_POSTGRESQL_TSQUERY})",
     "title_matches": (
         "SELECT c.id AS conversation_id, "
         f"CAST(ts_rank({_document('c.title')}, {_POSTGRESQL_TSQUERY}) AS DOUBLE PRECISION) "
@@ -124,10 +140,11 @@ _POSTGRESQL_PARTS = {
 # 48 hits of one user. search_rank() (snippets.rank, registered below) scores the text alone.
 _SQLITE_PARTS = {
     "message_matches": (
-        "SELECT m.id, m.conversation_id, search_rank(m.content, :terms) AS rank "
+        "SELECT m.id, m.conversation_id "
         "FROM messages_fts CROSS JOIN messages AS m ON m.id = messages_fts.rowid "
         "WHERE messages_fts MATCH :message_match AND m.user_id = :user_id"
     ),
+    "message_rank": "search_rank(m.content, :terms)",
     "title_matches": (
         "SELECT c.id AS conversation_id, search_rank(c.title, :terms) AS rank "
         "FROM conversations_fts CROSS JOIN conversations AS c ON c.id = conversations_fts.rowid "
@@ -193,7 +210,11 @@ def search_page(
     terms = query_terms(query)
     if not terms:
         return []
-    params: dict[str, Any] = {"user_id": user_id, "limit": limit}
+    params: dict[str, Any] = {
+        "user_id": user_id,
+        "limit": limit,
+        "ranked_matches": RANKED_MATCHES,
+    }
     if after is not None:
         params.update(zip(_AFTER_PARAMS, after, strict=True))
     if session.get_bind().dialect.name == "postgresql":

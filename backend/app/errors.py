@@ -36,10 +36,6 @@ class Conflict(AppError):
     status_code = 409
 
 
-class InvalidInput(AppError):
-    status_code = 422
-
-
 class BadGateway(AppError):
     status_code = 502
 

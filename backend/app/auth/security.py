@@ -16,6 +16,7 @@ from jwt import PyJWK, PyJWKClient, PyJWKClientConnectionError, PyJWKClientError
 
 from backend.app.config import Settings
 from backend.app.errors import ServiceUnavailable, Unauthorized
+from backend.app.text import EMAIL_MAX, NAME_MAX, USER_ID_MAX
 
 logger = logging.getLogger(__name__)
 
@@ -23,7 +24,6 @@ SYMMETRIC_ALGORITHMS = frozenset({"HS256"})
 ASYMMETRIC_ALGORITHMS = frozenset(
     {"EdDSA", "RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512"}
 )
-MAX_SUB_LENGTH = 255
 JWKS_CACHE_SECONDS = 300
 JWKS_TIMEOUT_SECONDS = 5
 # Clocks of the auth server and of this server never agree exactly: without a margin, a token
@@ -167,12 +167,12 @@ class TokenVerifier:
 def _identity(claims: dict[str, Any]) -> Identity:
     sub = claims.get("sub")
     # NUL cannot be stored in PostgreSQL text: such a sub would fail in the database instead.
-    if not isinstance(sub, str) or not sub.strip() or len(sub) > MAX_SUB_LENGTH or "\x00" in sub:
+    if not isinstance(sub, str) or not sub.strip() or len(sub) > USER_ID_MAX or "\x00" in sub:
         raise Unauthorized("The bearer token's 'sub' claim is not a valid user id.")
     return Identity(
         user_id=sub,
-        email=_profile_text(claims.get("email"), 320),
-        name=_profile_text(claims.get("name"), 255),
+        email=_profile_text(claims.get("email"), EMAIL_MAX),
+        name=_profile_text(claims.get("name"), NAME_MAX),
     )
 
 

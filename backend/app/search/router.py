@@ -6,7 +6,10 @@ from fastapi import APIRouter, Query
 from pydantic import Field, TypeAdapter
 
 from backend.app.auth.dependencies import CurrentUser
-from backend.app.conversations.pagination import (
+from backend.app.deps import SessionDep
+from backend.app.ids import MAX_ID
+from backend.app.openapi import COMMON_ERRORS
+from backend.app.pagination import (
     DEFAULT_LIMIT,
     CursorQuery,
     LimitQuery,
@@ -14,12 +17,9 @@ from backend.app.conversations.pagination import (
     build_page,
     decode_cursor,
 )
-from backend.app.deps import SessionDep
-from backend.app.ids import MAX_ID
-from backend.app.openapi import COMMON_ERRORS
 from backend.app.search import service as search_service
 from backend.app.search.schemas import Hit
-from backend.app.text import NoNulStr
+from backend.app.text import SEARCH_QUERY_MAX, NoNulStr
 
 router = APIRouter(prefix="/api/{user_id}/search", tags=["search"], responses=COMMON_ERRORS)
 
@@ -32,8 +32,11 @@ SearchQuery = Annotated[
     NoNulStr,
     Query(
         min_length=1,
-        max_length=200,
-        description="The words to find (1-200 characters); punctuation and operators are ignored.",
+        max_length=SEARCH_QUERY_MAX,
+        description=(
+            f"The words to find (1-{SEARCH_QUERY_MAX} characters); punctuation and operators "
+            "are ignored."
+        ),
     ),
 ]
 
@@ -54,7 +57,8 @@ DESCRIPTION = """Word-based full-text search over your own messages and conversa
   matching title scores as a message would), so a message saying the word three times beats
   one saying it once, and more matching messages beat fewer; equal scores put the newer
   conversation first. A conversation's hits stay together: the title hit first, then the
-  messages by relevance, then newest first.
+  messages by relevance, then newest first. Only your newest 1,000 matching messages are
+  ranked; older matches rank 0 and follow by recency.
 - **Title hits**: a conversation whose title matches gives one hit of its own, with
   `message_id` and `role` null, `snippet` the marked title and `created_at` the conversation's.
 - **Snippets**: about 30 words around the first match, HTML-escaped, matched words in

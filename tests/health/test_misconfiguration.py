@@ -107,3 +107,22 @@ def test_migrations_run_whatever_else_is_misconfigured(tmp_path: Path) -> None:
     )
     assert result.returncode == 0, result.stderr
     assert (tmp_path / "fresh.db").exists()
+
+
+def test_mcp_tools_on_an_unmigrated_database_say_so(empty_database_url: str, make_settings) -> None:
+    settings = make_settings(database_url=empty_database_url, mcp_allowed_hosts="testserver")
+    app = create_app(settings)
+    call = {
+        "jsonrpc": "2.0",
+        "id": 1,
+        "method": "tools/call",
+        "params": {"name": "list_tasks", "arguments": {}},
+    }
+    headers = {"Accept": "application/json, text/event-stream", **auth("alice")}
+    with TestClient(app) as client:
+        response = client.post("/mcp", json=call, headers=headers)
+    app.state.engine.dispose()
+    assert response.status_code == 200, response.text
+    result = response.json()["result"]
+    assert result["isError"] is True
+    assert "alembic upgrade head" in result["content"][0]["text"]

@@ -27,7 +27,7 @@ from mcp.server import Server, ServerRequestContext
 from mcp.server.streamable_http_manager import StreamableHTTPSessionManager
 from mcp.server.transport_security import TransportSecuritySettings
 from sqlalchemy import Engine
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 from sqlmodel import Session
 from starlette.requests import HTTPConnection
 from starlette.responses import JSONResponse, Response
@@ -39,6 +39,7 @@ from backend.app.auth import service as auth_service
 from backend.app.auth.security import Identity, TokenVerifier
 from backend.app.config import Settings
 from backend.app.errors import AppError, Unauthorized
+from backend.app.health.diagnosis import misconfiguration
 from backend.app.mcp.discovery import bearer_challenge, include_discovery
 
 logger = logging.getLogger(__name__)
@@ -83,7 +84,11 @@ def _run_tool(engine: Engine, identity: Identity, name: str, arguments: Any) -> 
     with Session(engine) as session:
         try:
             auth_service.ensure_user(session, identity)
-        except SQLAlchemyError:
+        except SQLAlchemyError as exc:
+            # A database that is missing or not migrated is said as such (with the fix).
+            if isinstance(exc, DBAPIError) and (problem := misconfiguration(exc)) is not None:
+                logger.error("MCP call %s: database misconfigured: %s", name, problem)
+                return {"error": f"{problem[0].upper()}{problem[1:]}."}
             logger.warning("MCP call %s: database unavailable", name, exc_info=True)
             return {"error": "The database is unavailable right now; please retry."}
         return execute_tool(ToolContext(session, identity.user_id), name, arguments)

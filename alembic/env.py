@@ -5,11 +5,13 @@ import sys
 from logging.config import fileConfig
 
 from alembic import context
+from sqlalchemy.exc import OperationalError
 from sqlmodel import SQLModel
 
 from backend.app import models  # noqa: F401  (registers every table on the metadata)
-from backend.app.config import ConfigError, load_settings, normalize_database_url
+from backend.app.config import ConfigError, load_database_url, normalize_database_url
 from backend.app.db import make_engine
+from backend.app.health.diagnosis import connection_problem
 
 config = context.config
 if config.config_file_name is not None and config.attributes.get("configure_logger", True):
@@ -24,7 +26,7 @@ def _database_url() -> str:
     if explicit:
         return normalize_database_url(explicit)
     try:
-        return load_settings().database_url
+        return load_database_url()  # DATABASE_URL alone: other settings cannot stop a migration
     except ConfigError as exc:
         sys.exit(f"configuration error: {exc}")
 
@@ -74,9 +76,16 @@ def run_migrations_online() -> None:
     if connection is not None:
         _run_with(connection)
         return
-    engine = make_engine(_database_url())
+    url = _database_url()
+    engine = make_engine(url)
     try:
-        with engine.connect() as connection:
+        try:
+            connection = engine.connect()
+        except OperationalError as exc:
+            # A wrong URL, a server that is down, a database not created yet: one line, not a
+            # traceback of the driver's internals.
+            sys.exit(f"migration failed: {connection_problem(exc, url)}")
+        with connection:
             _run_with(connection)
     finally:
         engine.dispose()

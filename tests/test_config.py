@@ -121,22 +121,21 @@ def test_bad_settings_raise_one_line_naming_the_variable(
     assert "\n" not in message
 
 
+UVICORN = [sys.executable, "-m", "uvicorn", "backend.app.main:app", "--port", "0"]
+ALEMBIC = [sys.executable, "-m", "alembic", "upgrade", "head"]
+
+
 @pytest.mark.parametrize(
-    ("env", "variable"),
+    ("command", "env", "variable"),
     [
-        ({"DATABASE_URL": "::not a url::"}, "DATABASE_URL"),
-        ({"AGENT": "magic"}, "AGENT"),
-        ({"APP_ENV": "production"}, "AUTH_JWT_SECRET"),
-        ({"RETENTION_DAYS": "0"}, "RETENTION_DAYS"),
+        (UVICORN, {"DATABASE_URL": "::not a url::"}, "DATABASE_URL"),
+        (UVICORN, {"AGENT": "magic"}, "AGENT"),
+        (UVICORN, {"APP_ENV": "production"}, "AUTH_JWT_SECRET"),
+        # The migrations read DATABASE_URL only (tests/health/test_misconfiguration.py).
+        (ALEMBIC, {"DATABASE_URL": "::not a url::"}, "DATABASE_URL"),
+        (UVICORN, {"RETENTION_DAYS": "0"}, "RETENTION_DAYS"),
     ],
-)
-@pytest.mark.parametrize(
-    "command",
-    [
-        [sys.executable, "-m", "uvicorn", "backend.app.main:app", "--port", "0"],
-        [sys.executable, "-m", "alembic", "upgrade", "head"],
-    ],
-    ids=["uvicorn", "alembic"],
+    ids=["uvicorn-url", "uvicorn-agent", "uvicorn-secret", "alembic-url", "uvicorn-retention"],
 )
 def test_misconfigured_start_prints_one_line_and_exits_non_zero(
     env: dict[str, str], variable: str, command: list[str], tmp_path: Path

@@ -39,10 +39,20 @@ def normalize_database_url(raw: str) -> str:
     return url.render_as_string(hide_password=False)
 
 
-class Settings(BaseSettings):
+class DatabaseSettings(BaseSettings):
+    """The database alone: all the migrations read, so they run whatever else is configured."""
+
     model_config = SettingsConfigDict(env_file=".env", extra="ignore", frozen=True)
 
     database_url: str = "sqlite:///./data/todo.db"
+
+    @field_validator("database_url")
+    @classmethod
+    def _normalize_database_url(cls, value: str) -> str:
+        return normalize_database_url(value)
+
+
+class Settings(DatabaseSettings):
     # Connections per process: a chat turn holds one only for its short database steps.
     database_pool_size: int = Field(default=10, ge=1, le=1000)
     database_max_overflow: int = Field(default=20, ge=0, le=1000)
@@ -52,7 +62,7 @@ class Settings(BaseSettings):
     auth_jwks_url: str | None = None
     auth_issuer: str | None = None
     auth_audience: str | None = None
-    auth_jwks_refresh_cooldown_s: float = Field(default=10.0, ge=0)
+    auth_jwks_refresh_cooldown_s: float = Field(default=1.0, ge=0)
 
     agent: Literal["rules", "openai"] = "rules"
     openai_api_key: SecretStr | None = None
@@ -73,11 +83,6 @@ class Settings(BaseSettings):
     chat_token_budget_daily: int = Field(default=0, ge=0)
     # Conversations idle longer than this many days are deleted; unset = kept forever.
     retention_days: int | None = None
-
-    @field_validator("database_url")
-    @classmethod
-    def _normalize_database_url(cls, value: str) -> str:
-        return normalize_database_url(value)
 
     @field_validator("chat_rate_limit")
     @classmethod
@@ -196,5 +201,13 @@ def load_settings(**overrides: object) -> Settings:
     """Read the settings from the environment; raise ConfigError with one line on a bad value."""
     try:
         return Settings(**overrides)
+    except ValidationError as exc:
+        raise ConfigError(_describe(exc)) from None
+
+
+def load_database_url() -> str:
+    """DATABASE_URL from the environment, normalised; raise ConfigError with one line if bad."""
+    try:
+        return DatabaseSettings().database_url
     except ValidationError as exc:
         raise ConfigError(_describe(exc)) from None

@@ -14,6 +14,7 @@ from fastapi.exception_handlers import http_exception_handler
 from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse, Response
+from fastapi_offline import FastAPIOffline
 from sqlalchemy.exc import DBAPIError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match
@@ -31,6 +32,7 @@ from backend.app.config import ConfigError, Settings, load_settings
 from backend.app.conversations.router import router as conversations_router
 from backend.app.db import make_engine
 from backend.app.errors import AppError
+from backend.app.health.diagnosis import misconfiguration
 from backend.app.health.router import router as health_router
 from backend.app.limits import BodySizeLimitMiddleware
 from backend.app.mcp.server import mount_mcp
@@ -43,6 +45,7 @@ from backend.app.usage.router import router as usage_router
 
 logger = logging.getLogger(__name__)
 
+DOCS_ASSETS_URL = "/docs/assets"
 DESCRIPTION = """Manage a todo list by talking to an AI assistant.
 
 Every `/api/{user_id}/...` route needs `Authorization: Bearer <JWT>` whose `sub` is `{user_id}`.
@@ -78,7 +81,17 @@ def create_app(
                 await agent.aclose()
             engine.dispose()
 
-    app = FastAPI(title="Todo Chat", version="0.1.0", description=DESCRIPTION, lifespan=lifespan)
+    # /docs with its JavaScript and CSS served by the app itself (FastAPI's own page loads them
+    # from a CDN, so it is blank without internet access). No /redoc: ReDoc still fetches its
+    # logo from its CDN.
+    app = FastAPIOffline(
+        title="Todo Chat",
+        version="0.1.0",
+        description=DESCRIPTION,
+        lifespan=lifespan,
+        static_url=DOCS_ASSETS_URL,
+        redoc_url=None,
+    )
     app.state.settings = settings
     app.state.engine = engine
     app.state.token_verifier = TokenVerifier(settings)
@@ -160,7 +173,9 @@ def _add_error_handlers(app: FastAPI) -> None:
         )
 
     @app.exception_handler(OperationalError)
-    async def database_unavailable(_request: Request, exc: OperationalError) -> JSONResponse:
+    async def database_unavailable(request: Request, exc: OperationalError) -> JSONResponse:
+        if (problem := misconfiguration(exc)) is not None:
+            return database_misconfigured(request.app, problem)
         # Lost connection, server restarting, lock time-out: the request can be retried.
         logger.warning("database unavailable: %s", exc.orig)
         return JSONResponse(
@@ -168,12 +183,24 @@ def _add_error_handlers(app: FastAPI) -> None:
         )
 
     @app.exception_handler(DBAPIError)
-    async def database_error(_request: Request, exc: DBAPIError) -> JSONResponse:
+    async def database_error(request: Request, exc: DBAPIError) -> JSONResponse:
+        if (problem := misconfiguration(exc)) is not None:
+            return database_misconfigured(request.app, problem)
         logger.error("database error: %s", exc.orig)
         return JSONResponse(
             {"detail": "The database could not complete the request; please retry."},
             status_code=503,
         )
+
+
+def database_misconfigured(app: FastAPI, problem: str) -> JSONResponse:
+    """503 naming the cause and the fix. Logged once per app: it fails every request alike."""
+    reported: set[str] = getattr(app.state, "reported_misconfigurations", set())
+    app.state.reported_misconfigurations = reported
+    if problem not in reported:
+        reported.add(problem)
+        logger.error("database misconfigured: %s", problem)
+    return JSONResponse({"detail": f"{problem[0].upper()}{problem[1:]}."}, status_code=503)
 
 
 def _app_from_environment() -> FastAPI:

@@ -16,6 +16,8 @@ from sqlalchemy import (
 )
 from sqlmodel import Field, Relationship, SQLModel
 
+from backend.app.text import DESCRIPTION_MAX, EMAIL_MAX, NAME_MAX, TITLE_MAX, USER_ID_MAX
+
 # Stable constraint names, so migrations can name what they drop on SQLite and PostgreSQL alike.
 SQLModel.metadata.naming_convention = {
     "ix": "ix_%(table_name)s_%(column_0_N_name)s",
@@ -25,9 +27,6 @@ SQLModel.metadata.naming_convention = {
     "pk": "pk_%(table_name)s",
 }
 
-TITLE_MAX = 200
-DESCRIPTION_MAX = 1000
-ROLES = ("user", "assistant")
 # Stored as a rank so that `ORDER BY priority DESC` is "high first" and an index can serve it.
 PRIORITY_RANKS = {"low": 0, "normal": 1, "high": 2}
 PRIORITY_NAMES = {rank: name for name, rank in PRIORITY_RANKS.items()}
@@ -43,9 +42,9 @@ def utcnow() -> datetime:
 class User(SQLModel, table=True):
     __tablename__ = "users"
 
-    id: str = Field(primary_key=True, max_length=255)  # the token's `sub`
-    email: str | None = Field(default=None, max_length=320)
-    name: str | None = Field(default=None, max_length=255)
+    id: str = Field(primary_key=True, max_length=USER_ID_MAX)  # the token's `sub`
+    email: str | None = Field(default=None, max_length=EMAIL_MAX)
+    name: str | None = Field(default=None, max_length=NAME_MAX)
     created_at: datetime = Field(default_factory=utcnow)
 
 
@@ -75,7 +74,9 @@ class Task(SQLModel, table=True):
     )
 
     id: int | None = Field(default=None, primary_key=True)
-    user_id: str = Field(foreign_key="users.id", ondelete="CASCADE", index=True, max_length=255)
+    user_id: str = Field(
+        foreign_key="users.id", ondelete="CASCADE", index=True, max_length=USER_ID_MAX
+    )
     title: str = Field(max_length=TITLE_MAX)
     description: str | None = Field(default=None, max_length=DESCRIPTION_MAX)
     completed: bool = Field(default=False)
@@ -132,7 +133,9 @@ class Conversation(SQLModel, table=True):
     )
 
     id: int | None = Field(default=None, primary_key=True)
-    user_id: str = Field(foreign_key="users.id", ondelete="CASCADE", index=True, max_length=255)
+    user_id: str = Field(
+        foreign_key="users.id", ondelete="CASCADE", index=True, max_length=USER_ID_MAX
+    )
     title: str | None = Field(default=None, max_length=TITLE_MAX)
     # Hidden from the default list, still searchable; chatting in it clears the flag.
     archived: bool = Field(default=False, sa_column_kwargs={"server_default": false()})
@@ -159,7 +162,9 @@ class Message(SQLModel, table=True):
     )
 
     id: int | None = Field(default=None, primary_key=True)
-    user_id: str = Field(foreign_key="users.id", ondelete="CASCADE", index=True, max_length=255)
+    user_id: str = Field(
+        foreign_key="users.id", ondelete="CASCADE", index=True, max_length=USER_ID_MAX
+    )
     conversation_id: int = Field(foreign_key="conversations.id", ondelete="CASCADE", index=True)
     role: str = Field(max_length=20)
     content: str = Field(sa_column=Column(Text, nullable=False))

@@ -1,9 +1,19 @@
-"""Reusable validated string types for request schemas."""
+"""Length limits (the one place each is written) and the validated string types built on them."""
 
 from typing import Annotated, Any
 
 from pydantic import AfterValidator, GetJsonSchemaHandler, StringConstraints
 from pydantic_core import CoreSchema
+
+# Length limits, in characters; the columns, the request schemas and the docs follow these.
+USER_ID_MAX = 255  # a token's `sub`
+EMAIL_MAX = 320
+NAME_MAX = 255
+TITLE_MAX = 200  # a task's or a conversation's title
+DESCRIPTION_MAX = 1000
+MESSAGE_CONTENT_MAX = 32_000
+TOOL_NAME_MAX = 100
+SEARCH_QUERY_MAX = 200
 
 # What the validators below enforce, said in the OpenAPI schema too, so that a client (or a
 # schema-driven test) knows NUL and blank titles are refused before it sends them.
@@ -39,13 +49,13 @@ NoNulStr = Annotated[str, RefuseNul, DocumentedPattern(NO_NUL_PATTERN)]
 # characters with surrounding spaces were refused).
 Title = Annotated[
     str,
-    StringConstraints(strip_whitespace=True, min_length=1, max_length=200),
+    StringConstraints(strip_whitespace=True, min_length=1, max_length=TITLE_MAX),
     RefuseNul,
     DocumentedPattern(NOT_BLANK_NO_NUL_PATTERN),
 ]
 Description = Annotated[
     str,
-    StringConstraints(strip_whitespace=True, max_length=1000),
+    StringConstraints(strip_whitespace=True, max_length=DESCRIPTION_MAX),
     RefuseNul,
     DocumentedPattern(NO_NUL_PATTERN),
 ]

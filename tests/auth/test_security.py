@@ -5,6 +5,7 @@ GET /api/{user_id}/tasks is the probe: any `/api/{user_id}/...` route shares the
 
 import json
 import threading
+import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
@@ -259,12 +260,53 @@ def test_one_key_set_download_serves_many_requests(
 def test_forged_kids_do_not_make_every_request_download_the_keys(
     make_jwks_app, jwks_server: JwksServer, signing_keys: dict[str, SigningKey]
 ) -> None:
-    app = make_jwks_app()  # the default refresh cooldown
+    # A cooldown no test run outlasts: the count below cannot depend on the machine's speed.
+    app = make_jwks_app(auth_jwks_refresh_cooldown_s=3600)
     with TestClient(app) as client:
         for n in range(5):
             token = signing_keys["EdDSA"].sign("alice", kid=f"forged-{n}")
             assert_unauthorized(client.get(PROBE, headers=bearer(token)))
-    assert jwks_server.request_count == 1
+        # The first load, then one refetch for the first unknown kid; the others wait.
+        assert jwks_server.request_count == 2
+        # Known keys still verify from the cache meanwhile.
+        assert client.get(PROBE, headers=bearer(signing_keys["ES256"].sign())).status_code == 200
+    assert jwks_server.request_count == 2
+
+
+def test_a_rotated_key_verifies_at_once_right_after_the_keys_were_fetched(
+    make_jwks_app, jwks_server: JwksServer, signing_keys: dict[str, SigningKey]
+) -> None:
+    # The identity provider publishes a new key and signs with it straight away: its first
+    # token must not wait for a cooldown that counts from the fetch of the old set.
+    app = make_jwks_app(auth_jwks_refresh_cooldown_s=3600)
+    with TestClient(app) as client:
+        assert client.get(PROBE, headers=bearer(signing_keys["EdDSA"].sign())).status_code == 200
+        rotated = make_signing_key("EdDSA", kid="eddsa-rotated")
+        jwks_server.add_key(rotated)
+        response = client.get(PROBE, headers=bearer(rotated.sign("alice")))
+        assert response.status_code == 200, response.text
+        assert jwks_server.request_count == 2
+
+
+def test_the_default_cooldown_lets_a_rotated_key_in_after_a_forged_kid(
+    make_jwks_app, jwks_server: JwksServer, signing_keys: dict[str, SigningKey]
+) -> None:
+    app = make_jwks_app()  # AUTH_JWKS_REFRESH_COOLDOWN_S's default: about a second
+    with TestClient(app) as client:
+        forged = signing_keys["EdDSA"].sign("alice", kid="forged")
+        assert_unauthorized(client.get(PROBE, headers=bearer(forged)))
+        assert jwks_server.request_count == 2
+        rotated = make_signing_key("EdDSA", kid="eddsa-rotated")
+        jwks_server.add_key(rotated)
+        # Within the second the forged kid's refetch still counts; after it the new key is in.
+        token = rotated.sign("alice")
+        for _ in range(100):  # polled every 50 ms for up to 5 s
+            if (response := client.get(PROBE, headers=bearer(token))).status_code != 401:
+                break
+            assert jwks_server.request_count == 2
+            time.sleep(0.05)
+        assert response.status_code == 200, response.text
+        assert jwks_server.request_count == 3
 
 
 def test_a_key_added_by_rotation_is_fetched_on_its_first_token(

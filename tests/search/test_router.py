@@ -163,6 +163,49 @@ def test_a_conversation_with_more_matches_ranks_higher(client: TestClient) -> No
     assert order == [many, many, many, newest, few]
 
 
+def test_relevance_comes_before_recency(client: TestClient) -> None:
+    # One matching message each: the one that says "kiwi" three times is the better match,
+    # although its conversation is the older one.
+    strong_conversation = start(client)
+    strong = post(client, strong_conversation, "kiwi smoothie: kiwi, banana and more kiwi")
+    weak_conversation = start(client)
+    weak = post(client, weak_conversation, "buy kiwi and banana for the smoothie")
+    assert strong_conversation < weak_conversation
+
+    assert message_ids(client, "kiwi") == [strong, weak]
+
+
+def test_equally_good_matches_put_the_newer_conversation_first(client: TestClient) -> None:
+    older = post(client, start(client), "buy kiwi")
+    newer = post(client, start(client), "buy kiwi")
+
+    assert message_ids(client, "kiwi") == [newer, older]
+
+
+def test_a_matching_title_adds_to_its_conversations_relevance(client: TestClient) -> None:
+    titled = start(client, "Kiwi")
+    in_titled = post(client, titled, "buy kiwi")
+    untitled = start(client)
+    in_untitled = post(client, untitled, "buy kiwi")
+
+    assert message_ids(client, "kiwi") == [None, in_titled, in_untitled]
+
+
+def test_only_the_newest_matches_are_ranked_older_ones_follow_by_recency(
+    client: TestClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Ranking reads each message's text, so it is bounded to the newest matches; here 2.
+    monkeypatch.setattr(search_service, "RANKED_MATCHES", 2)
+    old_strong = post(client, start(client), "kiwi kiwi kiwi")
+    old_weak = post(client, start(client), f"kiwi {FILLER}")
+    new_weak = post(client, start(client), f"kiwi {FILLER} {FILLER}")
+    new_strong = post(client, start(client), "kiwi kiwi")
+
+    ids = message_ids(client, "kiwi")
+    assert ids == [new_strong, new_weak, old_weak, old_strong]
+    assert len(set(ids)) == 4
+
+
 def test_within_a_conversation_the_better_match_ranks_higher(client: TestClient) -> None:
     conversation = start(client)
     weak = post(client, conversation, f"garden {FILLER} {FILLER} {FILLER}")
@@ -347,6 +390,7 @@ def test_cjk_runs_are_found_by_their_beginning(client: TestClient) -> None:
         {"q": "x", "cursor": base64.urlsafe_b64encode(b"[1,1,0,NaN,1]").decode()},
         {"q": "x", "cursor": base64.urlsafe_b64encode(b"[1,1,2,0.5,1]").decode()},
         {"q": "x", "cursor": base64.urlsafe_b64encode(b"[1e30,1,0,0.5,1]").decode()},
+        {"q": "x", "cursor": base64.urlsafe_b64encode(b"[-1,1,0,0.5,1]").decode()},
         {"q": "x", "cursor": base64.urlsafe_b64encode(b"[1,99999999999999,0,0.5,1]").decode()},
         {"q": "x", "cursor": base64.urlsafe_b64encode(b'{"a":1}').decode()},
     ],
@@ -509,8 +553,9 @@ def test_the_cursor_is_opaque_base64_of_the_sort_key(client: TestClient) -> None
     cursor = search(client, "garden", limit=1)["next_cursor"]
 
     raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
-    hits, conversation_id, is_title, _rank, message_id = json.loads(raw)
-    assert (hits, conversation_id, is_title) == (3, conversation, 0)
+    score, conversation_id, is_title, rank, message_id = json.loads(raw)
+    assert (conversation_id, is_title) == (conversation, 0)
+    assert score > rank > 0  # the conversation's three hits, and the first one's own
     assert message_id > 0
 
 
@@ -567,6 +612,7 @@ def test_the_search_reads_the_owner_led_indexes(client: TestClient, engine: Engi
             session.execute(text("SET LOCAL enable_seqscan = off"))
             sql = search_service.postgresql_query(after=False)
             params = {"user_id": "user7", "tsquery": "'garden':*", "limit": 20}
+            params["ranked_matches"] = search_service.RANKED_MATCHES
             plan = list(session.execute(text(f"EXPLAIN {sql}"), params).scalars())
             session.rollback()
             for index in ("ix_messages_user_id_content_tsv", "ix_conversations_user_id_title_tsv"):
@@ -585,6 +631,7 @@ def test_the_search_reads_the_owner_led_indexes(client: TestClient, engine: Engi
                 "title_match": search_service.to_fts5_match("user7", "title", terms),
                 "terms": '[["garden", true]]',
                 "limit": 20,
+                "ranked_matches": search_service.RANKED_MATCHES,
             }
             plan = "\n".join(
                 row[-1] for row in session.execute(text(f"EXPLAIN QUERY PLAN {sql}"), params)

@@ -8,7 +8,7 @@ from pydantic import BaseModel, Field
 
 from backend.app.deps import SettingsDep
 from backend.app.openapi import BAD_BODY
-from backend.app.text import NOT_BLANK_NO_NUL_PATTERN, NoNulStr
+from backend.app.text import EMAIL_MAX, NAME_MAX, NOT_BLANK_NO_NUL_PATTERN, USER_ID_MAX, NoNulStr
 
 DEV_TOKEN_LIFETIME = timedelta(hours=24)
 
@@ -17,10 +17,10 @@ router = APIRouter(prefix="/api/auth", tags=["auth"])
 
 class DevTokenRequest(BaseModel):
     user_id: NoNulStr = Field(
-        min_length=1, max_length=255, pattern=NOT_BLANK_NO_NUL_PATTERN, examples=["alice"]
+        min_length=1, max_length=USER_ID_MAX, pattern=NOT_BLANK_NO_NUL_PATTERN, examples=["alice"]
     )
-    email: str | None = Field(default=None, max_length=320)
-    name: str | None = Field(default=None, max_length=255)
+    email: str | None = Field(default=None, max_length=EMAIL_MAX)
+    name: str | None = Field(default=None, max_length=NAME_MAX)
 
 
 class TokenResponse(BaseModel):

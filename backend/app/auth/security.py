@@ -5,14 +5,18 @@ checked against a public key (algorithm confusion) and `none` is never accepted.
 """
 
 import logging
+import math
+import threading
+import time
 from dataclasses import dataclass
 from typing import Any
 
 import jwt
-from jwt import PyJWKClient, PyJWKClientConnectionError, PyJWKClientError
+from jwt import PyJWK, PyJWKClient, PyJWKClientConnectionError, PyJWKClientError
 
 from backend.app.config import Settings
 from backend.app.errors import ServiceUnavailable, Unauthorized
+from backend.app.text import EMAIL_MAX, NAME_MAX, USER_ID_MAX
 
 logger = logging.getLogger(__name__)
 
@@ -20,7 +24,6 @@ SYMMETRIC_ALGORITHMS = frozenset({"HS256"})
 ASYMMETRIC_ALGORITHMS = frozenset(
     {"EdDSA", "RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512"}
 )
-MAX_SUB_LENGTH = 255
 JWKS_CACHE_SECONDS = 300
 JWKS_TIMEOUT_SECONDS = 5
 # Clocks of the auth server and of this server never agree exactly: without a margin, a token
@@ -44,21 +47,25 @@ class TokenVerifier:
         self._secret = settings.jwt_secret
         self._issuer = settings.auth_issuer
         self._audience = settings.auth_audience
-        # PyJWKClient caches the key set and refetches it when a token names an unknown `kid`.
-        # No per-kid cache on top (cache_keys): it never expires, so a key the auth server has
-        # retired would stay trusted until a restart; the cached set alone saves the downloads.
+        # PyJWKClient caches the key set for JWKS_CACHE_SECONDS, so a key the auth server has
+        # retired stops verifying within that time. No per-kid cache on top (cache_keys): it
+        # never expires, so a retired key would stay trusted until a restart.
         self._jwks = (
             PyJWKClient(
                 settings.auth_jwks_url,
                 lifespan=JWKS_CACHE_SECONDS,
                 timeout=JWKS_TIMEOUT_SECONDS,
-                # An unknown `kid` refetches the set at most this often, so forged kids
-                # cannot turn every request into a JWKS download.
-                cooldown_duration=settings.auth_jwks_refresh_cooldown_s,
+                # Its own cooldown counts from the last fetch of any kind, so a key published
+                # just after one would be refused for the whole cooldown; ours (below) counts
+                # only from the last refetch an unknown `kid` caused.
+                cooldown_duration=0,
             )
             if settings.auth_jwks_url
             else None
         )
+        self._unknown_kid_cooldown = settings.auth_jwks_refresh_cooldown_s
+        self._last_unknown_kid_refetch = -math.inf
+        self._refetch_lock = threading.Lock()
 
     def may_fetch_keys(self, token: str) -> bool:
         """Whether verifying this token may download the key set (blocking network I/O): only an
@@ -123,7 +130,7 @@ class TokenVerifier:
 
     def _jwks_key(self, algorithm: str, token: str) -> Any:
         try:
-            signing_key = self._jwks.get_signing_key_from_jwt(token)
+            signing_key = self._signing_key(jwt.get_unverified_header(token).get("kid"))
         # ValueError: the URL answered something that is not JSON (an HTML page, say): like an
         # unreachable endpoint, that is the auth server's outage, not a bad token.
         except (PyJWKClientConnectionError, ValueError):
@@ -138,16 +145,34 @@ class TokenVerifier:
             raise Unauthorized("The bearer token's algorithm does not match its key.")
         return signing_key.key
 
+    def _signing_key(self, kid: object) -> PyJWK:
+        """The published key named `kid`. An unknown `kid` refetches the key set at once (the
+        auth server may just have rotated), unless another unknown `kid` already did so within
+        the cooldown: forged kids cannot turn every request into a JWKS download."""
+        assert self._jwks is not None
+        if not isinstance(kid, str) or not kid:
+            raise PyJWKClientError("The token names no key id.")
+        known = self._jwks.match_kid(self._jwks.get_signing_keys(), kid)
+        if known is not None:
+            return known
+        with self._refetch_lock:
+            now = time.monotonic()
+            if now - self._last_unknown_kid_refetch < self._unknown_kid_cooldown:
+                raise PyJWKClientError(f"No published key has the id {kid!r}.")
+            self._last_unknown_kid_refetch = now
+            # The library refetches the set for a kid it does not know (its cooldown is off).
+            return self._jwks.get_signing_key(kid)
+
 
 def _identity(claims: dict[str, Any]) -> Identity:
     sub = claims.get("sub")
     # NUL cannot be stored in PostgreSQL text: such a sub would fail in the database instead.
-    if not isinstance(sub, str) or not sub.strip() or len(sub) > MAX_SUB_LENGTH or "\x00" in sub:
+    if not isinstance(sub, str) or not sub.strip() or len(sub) > USER_ID_MAX or "\x00" in sub:
         raise Unauthorized("The bearer token's 'sub' claim is not a valid user id.")
     return Identity(
         user_id=sub,
-        email=_profile_text(claims.get("email"), 320),
-        name=_profile_text(claims.get("name"), 255),
+        email=_profile_text(claims.get("email"), EMAIL_MAX),
+        name=_profile_text(claims.get("name"), NAME_MAX),
     )
 
 

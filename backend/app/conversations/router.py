@@ -11,14 +11,6 @@ from backend.app.auth.dependencies import CurrentUser
 from backend.app.conversations import export as conversation_export
 from backend.app.conversations import service as conversation_service
 from backend.app.conversations.dependencies import OwnedConversation
-from backend.app.conversations.pagination import (
-    DEFAULT_LIMIT,
-    CursorQuery,
-    LimitQuery,
-    Page,
-    build_page,
-    decode_cursor,
-)
 from backend.app.conversations.schemas import (
     ArchivedFilter,
     ConversationCreate,
@@ -33,6 +25,14 @@ from backend.app.conversations.schemas import (
 from backend.app.deps import SessionDep
 from backend.app.ids import MAX_ID
 from backend.app.openapi import COMMON_ERRORS, NOT_FOUND
+from backend.app.pagination import (
+    DEFAULT_LIMIT,
+    CursorQuery,
+    LimitQuery,
+    Page,
+    build_page,
+    decode_cursor,
+)
 
 router = APIRouter(
     prefix="/api/{user_id}/conversations", tags=["conversations"], responses=COMMON_ERRORS

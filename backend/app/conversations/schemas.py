@@ -16,10 +16,9 @@ from pydantic import (
 )
 from pydantic.json_schema import SkipJsonSchema
 
-from backend.app.text import NoNulStr, Title
+from backend.app.text import MESSAGE_CONTENT_MAX, TOOL_NAME_MAX, NoNulStr, Title
 from backend.app.usage.schemas import TurnUsage
 
-MESSAGE_CONTENT_MAX = 32_000
 MessageContent = Annotated[
     NoNulStr, StringConstraints(min_length=1, max_length=MESSAGE_CONTENT_MAX)
 ]
@@ -61,9 +60,7 @@ class ConversationUpdate(BaseModel):
     title: Title | None = None
     # Null is refused (below), so the schema does not offer it: left out, it stays as it is.
     # Strict: JSON true/false only, as documented (lax pydantic also took 0, 1, "yes"...).
-    archived: StrictBool | SkipJsonSchema[None] = Field(
-        default=None, json_schema_extra=_no_default
-    )
+    archived: StrictBool | SkipJsonSchema[None] = Field(default=None, json_schema_extra=_no_default)
 
     @field_validator("archived")
     @classmethod
@@ -85,7 +82,7 @@ class ConversationPublic(BaseModel):
 
 
 class ToolCallPublic(BaseModel):
-    name: Annotated[NoNulStr, StringConstraints(min_length=1, max_length=100)]
+    name: Annotated[NoNulStr, StringConstraints(min_length=1, max_length=TOOL_NAME_MAX)]
     arguments: dict[str, Any] = Field(default_factory=dict)
     result: Any = None
 

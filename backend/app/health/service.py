@@ -9,6 +9,8 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import Engine
 from sqlalchemy.exc import SQLAlchemyError
 
+from backend.app.health.diagnosis import MIGRATE, missing_database
+
 ALEMBIC_INI = Path(__file__).resolve().parents[3] / "alembic.ini"
 
 
@@ -24,9 +26,9 @@ def readiness_problem(engine: Engine) -> str | None:
         with engine.connect() as connection:
             current = frozenset(MigrationContext.configure(connection).get_current_heads())
     except SQLAlchemyError as exc:
-        return f"the database does not answer ({type(exc).__name__})"
+        return missing_database(exc) or f"the database does not answer ({type(exc).__name__})"
     if current != expected_heads():
         have = ", ".join(sorted(current)) or "no migrations"
         want = ", ".join(sorted(expected_heads()))
-        return f"the database schema is at {have}, expected {want}: run `alembic upgrade head`"
+        return f"the database schema is at {have}, expected {want}: {MIGRATE}"
     return None

@@ -27,8 +27,9 @@ from mcp.server import Server, ServerRequestContext
 from mcp.server.streamable_http_manager import StreamableHTTPSessionManager
 from mcp.server.transport_security import TransportSecuritySettings
 from sqlalchemy import Engine
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 from sqlmodel import Session
+from starlette.requests import HTTPConnection
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
@@ -38,6 +39,8 @@ from backend.app.auth import service as auth_service
 from backend.app.auth.security import Identity, TokenVerifier
 from backend.app.config import Settings
 from backend.app.errors import AppError, Unauthorized
+from backend.app.health.diagnosis import misconfiguration
+from backend.app.mcp.discovery import bearer_challenge, include_discovery
 
 logger = logging.getLogger(__name__)
 
@@ -81,7 +84,11 @@ def _run_tool(engine: Engine, identity: Identity, name: str, arguments: Any) -> 
     with Session(engine) as session:
         try:
             auth_service.ensure_user(session, identity)
-        except SQLAlchemyError:
+        except SQLAlchemyError as exc:
+            # A database that is missing or not migrated is said as such (with the fix).
+            if isinstance(exc, DBAPIError) and (problem := misconfiguration(exc)) is not None:
+                logger.error("MCP call %s: database misconfigured: %s", name, problem)
+                return {"error": f"{problem[0].upper()}{problem[1:]}."}
             logger.warning("MCP call %s: database unavailable", name, exc_info=True)
             return {"error": "The database is unavailable right now; please retry."}
         return execute_tool(ToolContext(session, identity.user_id), name, arguments)
@@ -138,9 +145,13 @@ class McpEndpoint:
     each time the app's lifespan enters `run()`: an app served twice (tests) still works.
     """
 
-    def __init__(self, server: Server, security: TransportSecuritySettings) -> None:
+    def __init__(
+        self, server: Server, security: TransportSecuritySettings, issuer: str | None = None
+    ) -> None:
         self.server = server
         self.security = security
+        # With AUTH_ISSUER set, a 401 names the protected-resource metadata (discovery.py).
+        self.issuer = issuer
         self._manager: StreamableHTTPSessionManager | None = None
 
     @asynccontextmanager
@@ -192,8 +203,12 @@ class McpEndpoint:
             # PyJWKClient blocks on a JWKS download: keep it off the event loop.
             identity = await anyio.to_thread.run_sync(verifier.verify, token)
         except AppError as exc:
+            headers = dict(exc.headers or {})
+            if exc.status_code == 401:
+                challenge = bearer_challenge(HTTPConnection(scope), MCP_PATH, self.issuer)
+                headers["WWW-Authenticate"] = challenge
             return JSONResponse(
-                {"detail": exc.detail}, status_code=exc.status_code, headers=exc.headers
+                {"detail": exc.detail}, status_code=exc.status_code, headers=headers
             )
         scope[IDENTITY_SCOPE_KEY] = identity
         return None
@@ -207,7 +222,8 @@ def mount_mcp(app: FastAPI, settings: Settings, engine: Engine) -> McpEndpoint:
         # Browsers send an Origin: accept those the REST API's CORS accepts. Others send none.
         allowed_origins=settings.cors_origin_list,
     )
-    endpoint = McpEndpoint(build_server(engine), security)
+    endpoint = McpEndpoint(build_server(engine), security, settings.auth_issuer)
     # A plain route (not a Mount): POST /mcp itself is served, with no redirect to /mcp/.
     app.router.routes.append(Route(MCP_PATH, endpoint=endpoint, include_in_schema=False))
+    include_discovery(app, MCP_PATH, settings.auth_issuer)
     return endpoint

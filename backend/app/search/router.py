@@ -6,7 +6,10 @@ from fastapi import APIRouter, Query
 from pydantic import Field, TypeAdapter
 
 from backend.app.auth.dependencies import CurrentUser
-from backend.app.conversations.pagination import (
+from backend.app.deps import SessionDep
+from backend.app.ids import MAX_ID
+from backend.app.openapi import COMMON_ERRORS
+from backend.app.pagination import (
     DEFAULT_LIMIT,
     CursorQuery,
     LimitQuery,
@@ -14,24 +17,26 @@ from backend.app.conversations.pagination import (
     build_page,
     decode_cursor,
 )
-from backend.app.deps import SessionDep
-from backend.app.ids import MAX_ID
-from backend.app.openapi import COMMON_ERRORS
 from backend.app.search import service as search_service
 from backend.app.search.schemas import Hit
-from backend.app.text import NoNulStr
+from backend.app.text import SEARCH_QUERY_MAX, NoNulStr
 
 router = APIRouter(prefix="/api/{user_id}/search", tags=["search"], responses=COMMON_ERRORS)
 
 Count = Annotated[int, Field(ge=0, le=MAX_ID)]
 FiniteFloat = Annotated[float, Field(allow_inf_nan=False)]
-HIT_CURSOR = TypeAdapter(tuple[Count, Count, Literal[0, 1], FiniteFloat, Count])
+# A conversation's score: a sum of ranks, each a few units at most, one per hit (≤ MAX_ID).
+Score = Annotated[float, Field(ge=0, le=1000.0 * MAX_ID, allow_inf_nan=False)]
+HIT_CURSOR = TypeAdapter(tuple[Score, Count, Literal[0, 1], FiniteFloat, Count])
 SearchQuery = Annotated[
     NoNulStr,
     Query(
         min_length=1,
-        max_length=200,
-        description="The words to find (1-200 characters); punctuation and operators are ignored.",
+        max_length=SEARCH_QUERY_MAX,
+        description=(
+            f"The words to find (1-{SEARCH_QUERY_MAX} characters); punctuation and operators "
+            "are ignored."
+        ),
     ),
 ]
 
@@ -47,16 +52,19 @@ DESCRIPTION = """Word-based full-text search over your own messages and conversa
 - **CJK**: a run of Chinese, Japanese or Korean characters without spaces is one word, found by
   its beginning, wherever the query word stands and however short (`東京` finds *東京タワー*,
   `タワー` does not).
-- **Order**, best first: conversations with more hits first (a matching title counts as one
-  hit), a conversation's hits together; within a conversation the title hit first, then the
-  messages by relevance (PostgreSQL's ts_rank; on SQLite a BM25-style score of the message
-  alone), then newest first.
+- **Order**, best first: relevance first, then recency. A conversation's score is the sum of
+  its hits' relevance (PostgreSQL's ts_rank; on SQLite a BM25-style score of the text alone; a
+  matching title scores as a message would), so a message saying the word three times beats
+  one saying it once, and more matching messages beat fewer; equal scores put the newer
+  conversation first. A conversation's hits stay together: the title hit first, then the
+  messages by relevance, then newest first. Only your newest 1,000 matching messages are
+  ranked; older matches rank 0 and follow by recency.
 - **Title hits**: a conversation whose title matches gives one hit of its own, with
   `message_id` and `role` null, `snippet` the marked title and `created_at` the conversation's.
 - **Snippets**: about 30 words around the first match, HTML-escaped, matched words in
   `<mark>...</mark>`.
 - **Pages**: keyset pages over that order (`next_cursor`). A message's rank depends on that
-  message alone, but a conversation's place on its number of hits: a matching message added
+  message alone, but a conversation's place on all of its hits: a matching message added
   while you walk the pages can move its conversation up, past the page you are on.
 """
 

@@ -7,8 +7,12 @@ caller's entries, not everyone's. The query is built from the words alone (snipp
 each one quoted, so nothing the user types is ever query syntax.
 
 Order of the hits, best first, and the keyset of the pages:
-1. the number of hits in the conversation (matching messages, plus one for a matching title):
-   a conversation with more matches comes first;
+1. the conversation's score: the sum of the ranks of its hits (its matching messages, and its
+   title when that matches, ranked as a message would be), so relevance comes first: one
+   message saying "kiwi" three times beats one saying it once, and more matches beat fewer.
+   Only the caller's newest RANKED_MATCHES matching messages are ranked (older ones count 0):
+   ranking reads each message's text, and a word found in most of a long history would
+   otherwise cost a read of all of it;
 2. the conversation id (the newer conversation first among equals), which keeps a
    conversation's hits together;
 3. the title hit before the message hits of its conversation;
@@ -33,24 +37,25 @@ from backend.app.models import Conversation, Message
 from backend.app.search.schemas import Hit
 from backend.app.search.snippets import Term, build_snippet, query_terms, rank
 
-# (hits in the conversation, conversation id, 1 for the title hit else 0, rank, message id or 0)
-SortKey = tuple[int, int, int, float, int]
+# (conversation score, conversation id, 1 for the title hit else 0, rank, message id or 0)
+SortKey = tuple[float, int, int, float, int]
 
-_HIT_ORDER = "hits DESC, conversation_id DESC, is_title DESC, rank DESC, message_id DESC"
+_HIT_ORDER = "score DESC, conversation_id DESC, is_title DESC, rank DESC, message_id DESC"
 _AFTER_HIT = (
-    "WHERE (hits, conversation_id, is_title, rank, message_id) < "
-    "(:after_hits, :after_conversation, :after_is_title, "
+    "WHERE (score, conversation_id, is_title, rank, message_id) < "
+    "(CAST(:after_score AS DOUBLE PRECISION), :after_conversation, :after_is_title, "
     "CAST(:after_rank AS DOUBLE PRECISION), :after_message)"
 )
 _AFTER_PARAMS = (
-    "after_hits",
+    "after_score",
     "after_conversation",
     "after_is_title",
     "after_rank",
     "after_message",
 )
-_AFTER_CONVERSATION = "WHERE (hits, conversation_id) <= (:after_hits, :after_conversation)"
-_COUNTED_AFTER = "CASE WHEN conversation_id = :after_conversation THEN 0 ELSE hits END"
+# A sum of floats may differ in its last bits from one evaluation to the next (the order of the
+# rows is free); rounded, a conversation's score is the same on every page, as the keyset needs.
+SCORE_DIGITS = 9
 
 # The indexed document, exactly as migration 0004 wrote it into the GIN indexes (PostgreSQL uses
 # an expression index only for the very same expression): ASCII punctuation becomes spaces, so
@@ -63,51 +68,49 @@ def _document(column: str) -> str:
     return f"to_tsvector('todo_search', translate({column}, '{_PUNCTUATION}', '{_SPACES}'))"
 
 
+# How many of the caller's newest matching messages are ranked by their text (see above).
+RANKED_MATCHES = 1000
+
 # One query for both databases, from the matches to the page; only how rows match and how a
-# message is ranked differ (below). Ranking is the costly part, so only the conversations this
-# page can reach are ranked: the cursor's own (some of its hits may be left), then the
-# following ones until they hold `limit + 1` hits.
+# text is ranked differ (below). Matching reads the index alone; ranking reads the text, so it
+# is done for the newest RANKED_MATCHES messages and the matching titles only, each scored by
+# its own text, never by other users' rows.
 _QUERY = """
 WITH message_matches AS MATERIALIZED (
     {message_matches}
 ),
+ranked_messages AS MATERIALIZED (
+    SELECT newest.id, CAST({message_rank} AS DOUBLE PRECISION) AS rank
+    FROM (
+        SELECT id FROM message_matches ORDER BY id DESC LIMIT :ranked_matches
+    ) AS newest
+    JOIN messages AS m ON m.id = newest.id
+),
+scored_messages AS MATERIALIZED (
+    SELECT mm.id, mm.conversation_id, coalesce(rm.rank, 0) AS rank
+    FROM message_matches AS mm LEFT JOIN ranked_messages AS rm ON rm.id = mm.id
+),
 title_matches AS MATERIALIZED (
     {title_matches}
 ),
-conversation_hits AS MATERIALIZED (
-    SELECT conversation_id, count(*) AS hits
+conversation_scores AS MATERIALIZED (
+    SELECT conversation_id, {score} AS score
     FROM (
-        SELECT conversation_id FROM message_matches
+        SELECT conversation_id, rank FROM scored_messages
         UNION ALL
-        SELECT conversation_id FROM title_matches
+        SELECT conversation_id, rank FROM title_matches
     ) AS all_hits
     GROUP BY conversation_id
 ),
-reachable AS MATERIALIZED (
-    SELECT conversation_id, hits
-    FROM (
-        SELECT conversation_id, hits,
-               sum(counted) OVER (ORDER BY hits DESC, conversation_id DESC) - counted
-                   AS hits_before
-        FROM (
-            SELECT conversation_id, hits, {counted} AS counted
-            FROM conversation_hits
-            {after_conversation}
-        ) AS after_cursor
-    ) AS ordered
-    WHERE hits_before <= :limit
-),
 ranked AS MATERIALIZED (
-    SELECT r.hits, r.conversation_id, 1 AS is_title, CAST(0 AS DOUBLE PRECISION) AS rank,
+    SELECT s.score, s.conversation_id, 1 AS is_title, CAST(0 AS DOUBLE PRECISION) AS rank,
            0 AS message_id
-    FROM reachable AS r JOIN title_matches USING (conversation_id)
+    FROM conversation_scores AS s JOIN title_matches USING (conversation_id)
     UNION ALL
-    SELECT r.hits, r.conversation_id, 0, CAST({message_rank} AS DOUBLE PRECISION), m.id
-    FROM reachable AS r
-    JOIN message_matches AS mm USING (conversation_id)
-    JOIN messages AS m ON m.id = mm.id
+    SELECT s.score, s.conversation_id, 0, sm.rank, sm.id
+    FROM conversation_scores AS s JOIN scored_messages AS sm USING (conversation_id)
 )
-SELECT hits, conversation_id, is_title, rank, message_id
+SELECT score, conversation_id, is_title, rank, message_id
 FROM ranked
 {after_hit}
 ORDER BY {order}
@@ -115,34 +118,39 @@ LIMIT :limit + 1
 """
 
 # PostgreSQL: the GIN indexes, queried with their own expressions; ts_rank recomputes the
-# message's tsvector (an expression index stores none), hence the ranking of reachable rows only.
+# text's tsvector (an expression index stores none).
+_POSTGRESQL_TSQUERY = "to_tsquery('todo_search', :tsquery)"
 _POSTGRESQL_PARTS = {
     "message_matches": (
         "SELECT m.id, m.conversation_id FROM messages AS m WHERE m.user_id = :user_id "
-        f"AND {_document('m.content')} @@ to_tsquery('todo_search', :tsquery)"
+        f"AND {_document('m.content')} @@ {_POSTGRESQL_TSQUERY}"
     ),
+    "message_rank": f"ts_rank({_document('m.content')}, {_POSTGRESQL_TSQUERY})",
     "title_matches": (
-        "SELECT c.id AS conversation_id FROM conversations AS c WHERE c.user_id = :user_id "
-        f"AND {_document('c.title')} @@ to_tsquery('todo_search', :tsquery)"
+        "SELECT c.id AS conversation_id, "
+        f"CAST(ts_rank({_document('c.title')}, {_POSTGRESQL_TSQUERY}) AS DOUBLE PRECISION) "
+        "AS rank FROM conversations AS c WHERE c.user_id = :user_id "
+        f"AND {_document('c.title')} @@ {_POSTGRESQL_TSQUERY}"
     ),
-    "message_rank": f"ts_rank({_document('m.content')}, to_tsquery('todo_search', :tsquery))",
+    "score": (f"CAST(round(CAST(sum(rank) AS NUMERIC), {SCORE_DIGITS}) AS DOUBLE PRECISION)"),
 }
 # SQLite: the FTS5 tables, the owner's token being part of the MATCH (CROSS JOIN keeps the FTS
 # table the outer loop). Not bm25(): it counts, on every query, every row of the whole table that
 # holds each query word (its IDF), so a frequent word cost 35 ms over other users' messages for
-# 48 hits of one user. search_rank() (snippets.rank, registered below) scores the message alone.
+# 48 hits of one user. search_rank() (snippets.rank, registered below) scores the text alone.
 _SQLITE_PARTS = {
     "message_matches": (
         "SELECT m.id, m.conversation_id "
         "FROM messages_fts CROSS JOIN messages AS m ON m.id = messages_fts.rowid "
         "WHERE messages_fts MATCH :message_match AND m.user_id = :user_id"
     ),
+    "message_rank": "search_rank(m.content, :terms)",
     "title_matches": (
-        "SELECT c.id AS conversation_id "
+        "SELECT c.id AS conversation_id, search_rank(c.title, :terms) AS rank "
         "FROM conversations_fts CROSS JOIN conversations AS c ON c.id = conversations_fts.rowid "
         "WHERE conversations_fts MATCH :title_match AND c.user_id = :user_id"
     ),
-    "message_rank": "search_rank(m.content, :terms)",
+    "score": f"round(sum(rank), {SCORE_DIGITS})",
 }
 
 
@@ -157,13 +165,7 @@ def sqlite_query(after: bool) -> str:
 
 
 def _query(parts: dict[str, str], after: bool) -> str:
-    return _QUERY.format(
-        **parts,
-        after_conversation=_AFTER_CONVERSATION if after else "",
-        counted=_COUNTED_AFTER if after else "hits",
-        after_hit=_AFTER_HIT if after else "",
-        order=_HIT_ORDER,
-    )
+    return _QUERY.format(**parts, after_hit=_AFTER_HIT if after else "", order=_HIT_ORDER)
 
 
 @dataclass(frozen=True)
@@ -208,7 +210,11 @@ def search_page(
     terms = query_terms(query)
     if not terms:
         return []
-    params: dict[str, Any] = {"user_id": user_id, "limit": limit}
+    params: dict[str, Any] = {
+        "user_id": user_id,
+        "limit": limit,
+        "ranked_matches": RANKED_MATCHES,
+    }
     if after is not None:
         params.update(zip(_AFTER_PARAMS, after, strict=True))
     if session.get_bind().dialect.name == "postgresql":
@@ -221,8 +227,8 @@ def search_page(
         params["message_match"] = to_fts5_match(user_id, "content", terms)
         params["title_match"] = to_fts5_match(user_id, "title", terms)
     keys: list[SortKey] = [
-        (int(hits), int(conversation_id), int(is_title), float(score), int(message_id))
-        for hits, conversation_id, is_title, score, message_id in session.execute(text(sql), params)
+        (float(score), int(conversation_id), int(is_title), float(rank), int(message_id))
+        for score, conversation_id, is_title, rank, message_id in session.execute(text(sql), params)
     ]
     return _load_hits(session, user_id, keys, terms)
 

@@ -13,6 +13,11 @@ class AppError(Exception):
         # Extra fields of the JSON body, e.g. the chat turn's `conversation_id` on a 502.
         self.extra = extra
 
+    def body(self) -> dict[str, Any]:
+        """The JSON body every client gets for it: `{"detail", ...extra}` (a response, an SSE
+        `error` event, MCP)."""
+        return {"detail": self.detail, **self.extra}
+
     def with_headers(self, headers: dict[str, str]) -> "AppError":
         """This error with response headers of its own (e.g. Retry-After on a 429)."""
         self.headers = {**(type(self).headers or {}), **headers}

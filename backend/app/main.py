@@ -169,7 +169,7 @@ def _add_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(AppError)
     async def app_error(_request: Request, exc: AppError) -> JSONResponse:
         return JSONResponse(
-            {"detail": exc.detail, **exc.extra}, status_code=exc.status_code, headers=exc.headers
+            exc.body(), status_code=exc.status_code, headers=exc.headers
         )
 
     @app.exception_handler(OperationalError)

@@ -12,6 +12,8 @@ NAME_MAX = 255
 TITLE_MAX = 200  # a task's or a conversation's title
 DESCRIPTION_MAX = 1000
 MESSAGE_CONTENT_MAX = 32_000
+CHAT_MESSAGE_MAX = 4000  # what one chat turn takes (the page's message box says the same)
+TITLE_FROM_MESSAGE_MAX = 60  # a conversation titled from its first message, cut at a word
 TOOL_NAME_MAX = 100
 SEARCH_QUERY_MAX = 200
 

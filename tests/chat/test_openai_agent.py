@@ -319,12 +319,11 @@ def test_a_retry_wait_past_the_deadline_ends_the_turn_at_the_deadline(
     # bounds that wait too, and the user message stays for the next try.
     fake_model.push(server_error(429, "Rate limit reached.", retry_after_ms=60_000))
     with TestClient(make_openai_app(agent_timeout_s=1)) as client:
-        started = time.monotonic()
         response = chat(client, "Hi")
-        elapsed = time.monotonic() - started
 
+        # A 504, so the deadline ended the wait: once the wait was over the retry would have
+        # found the script empty (a 502).
         assert response.status_code == 504
-        assert 1 <= elapsed < 3
         assert len(fake_model.requests) == 1
         stored = messages(client, response.json()["conversation_id"])
         assert [m["role"] for m in stored] == ["user"]
@@ -348,16 +347,15 @@ def test_a_model_that_hangs_is_a_504_within_the_time_out(
 ) -> None:
     fake_model.push(*[hang(3) for _ in range(ATTEMPTS)])
     with TestClient(make_openai_app(agent_timeout_s=1)) as client:
-        started = time.monotonic()
         response = chat(client, "Add a task to buy groceries")
-        elapsed = time.monotonic() - started
 
         assert response.status_code == 504
         body = response.json()
         assert isinstance(body["detail"], str)
         conversation_id = body["conversation_id"]
-        # The time-out bounds the whole turn, retries included (not 3 × 1 s plus back-off).
-        assert elapsed < 2.5
+        # The time-out bounds the whole turn, retries included: one call (each hangs 3 s, far
+        # past the 1 s deadline) and no retry after it ...
+        assert len(fake_model.requests) == 1
         # ... and cancels the model call: its connection is closed, not left waiting.
         deadline = time.monotonic() + 2
         while fake_model.disconnected < 1 and time.monotonic() < deadline:
@@ -607,3 +605,21 @@ def test_an_empty_answer_is_never_stored_blank(
     assert response.json()["response"] == NO_ANSWER
     stored = messages(client, response.json()["conversation_id"])
     assert stored[1]["content"] == NO_ANSWER
+
+
+@pytest.mark.parametrize(
+    ("status", "cause", "setting"),
+    [(401, "rejected the API key (401)", "OPENAI_API_KEY"), (404, "model (404)", "OPENAI_MODEL")],
+)
+def test_a_misconfigured_model_says_what_to_fix_not_try_again(
+    client: TestClient, fake_model: FakeModelServer, status: int, cause: str, setting: str
+) -> None:
+    fake_model.push(server_error(status, "Incorrect API key provided."))
+
+    response = chat(client, "Hi")
+
+    assert response.status_code == 502
+    detail = response.json()["detail"]
+    assert cause in detail and setting in detail
+    assert "try again" not in detail
+    assert len(fake_model.requests) == 1  # not retried: it cannot get better by itself

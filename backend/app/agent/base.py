@@ -36,7 +36,12 @@ class AgentReply:
 
 
 class AgentError(Exception):
-    """The agent (or its model) failed; the turn answers 502."""
+    """The agent (or its model) failed; the turn answers 502. `permanent`: it will fail again
+    until someone fixes the configuration (a rejected API key, an unknown model)."""
+
+    def __init__(self, message: str, *, permanent: bool = False) -> None:
+        super().__init__(message)
+        self.permanent = permanent
 
 
 class AgentTimeout(AgentError):

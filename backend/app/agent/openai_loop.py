@@ -85,10 +85,15 @@ def model_failure(exc: openai.OpenAIError) -> AgentError:
         # Permanent until someone fixes the configuration: say so, not "try again".
         return AgentError(
             f"the model server rejected the API key ({exc.status_code}); "
-            "check OPENAI_API_KEY and OPENAI_BASE_URL"
+            "check OPENAI_API_KEY and OPENAI_BASE_URL",
+            permanent=True,
         )
     if isinstance(exc, openai.NotFoundError):
-        return AgentError("the model server does not know this model (404); check OPENAI_MODEL")
+        return AgentError(
+            "the model server does not know this model (404); check OPENAI_MODEL and "
+            "OPENAI_BASE_URL",
+            permanent=True,
+        )
     if isinstance(exc, openai.APIStatusError):
         return AgentError(f"the model server answered {exc.status_code}")
     if isinstance(exc, openai.APIConnectionError):

@@ -6,10 +6,8 @@ from pydantic import BaseModel, Field, StringConstraints
 
 from backend.app.conversations.schemas import ToolCallPublic
 from backend.app.ids import MAX_ID
-from backend.app.text import NoNulStr
+from backend.app.text import CHAT_MESSAGE_MAX, NoNulStr
 from backend.app.timezones import DEFAULT_TIMEZONE, TimezoneName
-
-CHAT_MESSAGE_MAX = 4000
 
 
 class ChatRequest(BaseModel):

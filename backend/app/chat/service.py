@@ -214,15 +214,15 @@ class ChatTurns:
             response = await self._answer(turn, log, streamed)
         except asyncio.CancelledError:
             stopped = _failure(turn, "The server stopped before the answer was ready.")
-            log.append("error", {"detail": stopped.detail, **stopped.extra})
+            log.append("error", stopped.body())
             raise
         except AppError as exc:
-            log.append("error", {"detail": exc.detail, **exc.extra})
+            log.append("error", exc.body())
             raise
         except Exception:
             logger.exception("chat turn failed in conversation %s", turn.conversation_id)
             error = _failure(turn, "The turn failed.")
-            log.append("error", {"detail": error.detail, **error.extra})
+            log.append("error", error.body())
             raise error from None
         log.append("done", event_data(response))
         return response
@@ -288,9 +288,11 @@ class ChatTurns:
             ) from None
         except AgentError as exc:
             logger.warning("agent failed in conversation %s: %s", turn.conversation_id, exc)
+            # A misconfigured model (a rejected key, an unknown model) will fail again: say what
+            # to fix rather than "try again".
+            saved = "saved." if exc.permanent else "saved; please try again."
             raise BadGateway(
-                f"The assistant failed to answer ({exc}). Your message was saved; "
-                "please try again.",
+                f"The assistant failed to answer ({exc}). Your message was {saved}",
                 conversation_id=turn.conversation_id,
             ) from None
         except Exception:

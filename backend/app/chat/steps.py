@@ -27,17 +27,16 @@ from backend.app.chat.schemas import ChatRequest, ChatResponse
 from backend.app.conversations import service as conversation_service
 from backend.app.errors import Conflict, NotFound
 from backend.app.models import Conversation, IdempotencyKey, Message
+from backend.app.text import TITLE_FROM_MESSAGE_MAX
 from backend.app.usage import service as usage_service
-
-TITLE_MAX = 60
 
 
 def title_from_message(message: str) -> str:
     """A conversation title from its first message: one line, trimmed, at most 60 characters."""
     words = " ".join(message.split())
-    if len(words) <= TITLE_MAX:
+    if len(words) <= TITLE_FROM_MESSAGE_MAX:
         return words
-    cut = words[: TITLE_MAX - 1]
+    cut = words[: TITLE_FROM_MESSAGE_MAX - 1]
     if " " in cut:
         cut = cut.rsplit(" ", 1)[0]
     return cut.rstrip(" ,.;:") + "…"

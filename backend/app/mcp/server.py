@@ -207,9 +207,7 @@ class McpEndpoint:
             if exc.status_code == 401:
                 challenge = bearer_challenge(HTTPConnection(scope), MCP_PATH, self.issuer)
                 headers["WWW-Authenticate"] = challenge
-            return JSONResponse(
-                {"detail": exc.detail}, status_code=exc.status_code, headers=headers
-            )
+            return JSONResponse(exc.body(), status_code=exc.status_code, headers=headers)
         scope[IDENTITY_SCOPE_KEY] = identity
         return None
 

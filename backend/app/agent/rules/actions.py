@@ -18,7 +18,7 @@ from backend.app.agent.rules.resolve import (
     rename,
     resolve,
 )
-from backend.app.models import TITLE_MAX
+from backend.app.text import TITLE_MAX
 
 _MISSING = {"not_found", "invalid_arguments"}  # an id out of range is as missing as any
 

@@ -2,7 +2,7 @@
 
 from typing import Any
 
-from backend.app.models import TITLE_MAX
+from backend.app.text import TITLE_MAX
 
 HELP = (
     "I can help you manage your to-do list. Try:\n"

@@ -124,12 +124,15 @@ def watch() -> PageWatch:
 
 @pytest.fixture
 def open_page(browser: Any, watch: PageWatch) -> Iterator[Callable[..., Any]]:
-    """`open_page(viewport=DESKTOP, color_scheme="light")`: a fresh page (its own cookies and
-    sessionStorage) watched by `watch`; an uncaught script error fails the test."""
+    """`open_page(viewport=DESKTOP, color_scheme="light", **context_options)`: a fresh page
+    (its own cookies and sessionStorage) watched by `watch`; an uncaught script error fails the
+    test."""
     contexts: list[Any] = []
 
-    def open_one(viewport: dict[str, int] = DESKTOP, color_scheme: str = "light") -> Any:
-        context = browser.new_context(viewport=viewport, color_scheme=color_scheme)
+    def open_one(
+        viewport: dict[str, int] = DESKTOP, color_scheme: str = "light", **options: Any
+    ) -> Any:
+        context = browser.new_context(viewport=viewport, color_scheme=color_scheme, **options)
         contexts.append(context)
         context.set_default_timeout(TIMEOUT_MS)
         new_page = context.new_page()

@@ -128,7 +128,11 @@ export async function resumeStreamingTurn(view) {
   try {
     await reconnect(turn);
   } catch (error) {
-    if (!reportTurnError(error, turn)) return;
+    if (error instanceof ApiError && error.status === 404) {
+      turn.reply?.element.remove(); // not this user's turn, or long gone: nothing to show
+    } else if (!reportTurnError(error, turn)) {
+      return;
+    }
   } finally {
     endTurn(turn);
   }

@@ -324,3 +324,11 @@ def test_long_lists_load_more_as_they_are_scrolled(base_url: str, page: Any) -> 
     expect(texts).to_have_count(45)
     expect(texts).to_have_text([f"message {number:02d}" for number in range(1, 46)])
     expect(page.get_by_role("button", name="Load earlier messages")).to_be_hidden()
+
+    # Scrolled up to read, the reader gets a way back to the newest message.
+    latest = page.get_by_role("button", name="Latest")
+    expect(latest).to_be_visible()
+    latest.click()
+    expect(latest).to_be_hidden()
+    expect(texts.last).to_be_in_viewport()
+    expect(message_box(page)).to_be_focused()

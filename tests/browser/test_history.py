@@ -156,3 +156,18 @@ def test_a_person_archives_a_chat_and_brings_it_back(
     expect(page.get_by_text("No archived chats.")).to_be_visible()
     page.get_by_role("button", name="Back to chats").click()
     expect(page.locator(".conversation-open")).to_have_text([GROCERIES, PLUMBER])
+
+
+def test_a_person_downloads_a_chat_as_markdown(base_url: str, page: Any, tmp_path: Path) -> None:
+    sign_in(page, base_url)
+    send(page, GROCERIES)
+
+    page.get_by_role("button", name=f"Actions for “{GROCERIES}”").click()
+    with page.expect_download() as download_info:
+        page.get_by_role("menuitem", name=f"Download as Markdown “{GROCERIES}”").click()
+    download = download_info.value
+    assert download.suggested_filename.endswith(".md")
+    saved = tmp_path / download.suggested_filename
+    download.save_as(saved)
+    text = saved.read_text(encoding="utf-8")
+    assert GROCERIES in text and "Buy groceries" in text

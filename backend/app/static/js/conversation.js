@@ -36,6 +36,7 @@ export function newChat() {
   $("message-list").replaceChildren();
   $("older-messages").hidden = true;
   $("chat-empty").hidden = false;
+  scrollMessagesToEnd(); // (and nothing older to jump back from)
   markSelected();
 }
 

@@ -30,14 +30,20 @@ export function watchScrolling() {
       if (isNearBottom()) pinned = true;
       else if (box.scrollTop < lastScrollTop - 1) pinned = false;
       lastScrollTop = box.scrollTop;
+      $("jump-latest").hidden = pinned;
     },
     { passive: true },
   );
+  $("jump-latest").addEventListener("click", () => {
+    scrollMessagesToEnd({ smooth: true });
+    $("message-input").focus();
+  });
 }
 
 /** Scroll to the newest message (and follow new text from now on). */
 export function scrollMessagesToEnd({ smooth = false } = {}) {
   pinned = true;
+  $("jump-latest").hidden = true;
   const box = $("messages");
   box.scrollTo({ top: box.scrollHeight, behavior: smooth ? scrollBehavior() : "auto" });
 }

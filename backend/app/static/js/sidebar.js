@@ -1,7 +1,7 @@
 // The sidebar of conversations: paged with `next_cursor`, one menu of actions per row (rename,
-// archive or unarchive, delete), and the archived list.
+// archive or unarchive, download, delete), and the archived list.
 
-import { ApiError, api, userPath } from "./api.js";
+import { ApiError, api, authHeaders, errorFrom, request, userPath } from "./api.js";
 import { isArchived, newChat, openConversation, showChatTitle, titleOf } from "./conversation.js";
 import { $, el } from "./dom.js";
 import { closePanels } from "./drawers.js";
@@ -99,6 +99,7 @@ function renderConversation(conversation) {
     archived
       ? [`Unarchive “${title}”`, "Unarchive", () => setArchived(item, conversation, false)]
       : [`Archive “${title}”`, "Archive", () => setArchived(item, conversation, true)],
+    [`Download as Markdown “${title}”`, "Download as Markdown", () => download(conversation)],
     [`Delete “${title}”`, "Delete", () => deleteConversation(conversation), "danger"],
   ];
   item.append(open, ...rowMenu(`Actions for “${title}”`, actions));
@@ -226,6 +227,29 @@ function startRename(item, conversation) {
   item.replaceChildren(form);
   input.focus();
   input.select();
+}
+
+/**
+ * Download the whole conversation: `GET .../conversations/{id}/export?format=markdown` (the
+ * server names the file in Content-Disposition). The request needs the bearer token, so it is
+ * fetched here and handed to the browser as a file.
+ */
+async function download(conversation) {
+  try {
+    const path = userPath(`/conversations/${conversation.id}/export?format=markdown`);
+    const response = await request(path, { headers: authHeaders() });
+    if (!response.ok) throw await errorFrom(response);
+    const disposition = response.headers.get("Content-Disposition") ?? "";
+    const name = /filename="([^"]+)"/.exec(disposition)?.[1] ?? `conversation-${conversation.id}.md`;
+    const url = URL.createObjectURL(await response.blob());
+    const link = el("a", { href: url, download: name });
+    document.body.append(link);
+    link.click();
+    link.remove();
+    setTimeout(() => URL.revokeObjectURL(url), 10_000);
+  } catch (error) {
+    reportError(error);
+  }
 }
 
 async function deleteConversation(conversation) {

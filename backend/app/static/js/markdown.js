@@ -6,7 +6,7 @@
 //   - no raw HTML: marked's `html` tokens are shown as the text they are, before DOMPurify runs;
 //   - links only to http(s) and mailto (no `javascript:`, no `data:`), opening in a new tab
 //     with rel="noopener noreferrer";
-//   - the result is a DOM fragment built by DOMPurify, never assigned to `innerHTML`.
+//   - the result is a DOM fragment built by DOMPurify; no string of ours is ever parsed as HTML.
 // The strict CSP (no inline script) stays the last line of defence.
 
 import DOMPurify from "../vendor/dompurify-3.4.18/purify.es.mjs";

@@ -240,6 +240,7 @@ function endTurn(turn) {
 
 /** Whatever the agent did, the task list, the usage and the conversation order may have changed. */
 function afterTurn(turn) {
+  if (state.token === null) return; // signed out meanwhile
   if (turn.conversationId !== null && turn.conversationId !== undefined) {
     refreshConversation(turn.conversationId);
   }

@@ -105,13 +105,15 @@ def serve(browser: Any, database_url: str, engine: Engine) -> Iterator[Callable[
 
 @dataclass
 class PageWatch:
-    """What a page did that a test should not have to look for: dialogs and script errors.
+    """What a page did that a test should not have to look for: dialogs, script errors and the
+    console's errors (a failed request is one: "Failed to load resource ... 422").
 
     Dialogs are dismissed, or accepted once a test sets `accept_dialogs`.
     """
 
     dialogs: list[str] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
+    console_errors: list[str] = field(default_factory=list)
     accept_dialogs: bool = False
 
 
@@ -121,24 +123,43 @@ def watch() -> PageWatch:
 
 
 @pytest.fixture
-def page(browser: Any, watch: PageWatch) -> Iterator[Any]:
-    """A fresh page (its own cookies and sessionStorage) at desktop size.
+def open_page(browser: Any, watch: PageWatch) -> Iterator[Callable[..., Any]]:
+    """`open_page(viewport=DESKTOP, color_scheme="light", **context_options)`: a fresh page
+    (its own cookies and sessionStorage) watched by `watch`; an uncaught script error fails the
+    test."""
+    contexts: list[Any] = []
 
-    Dialogs are recorded (see PageWatch); an uncaught script error fails the test.
-    """
-    context = browser.new_context(viewport=DESKTOP)
-    context.set_default_timeout(TIMEOUT_MS)
-    new_page = context.new_page()
+    def open_one(
+        viewport: dict[str, int] = DESKTOP, color_scheme: str = "light", **options: Any
+    ) -> Any:
+        context = browser.new_context(viewport=viewport, color_scheme=color_scheme, **options)
+        contexts.append(context)
+        context.set_default_timeout(TIMEOUT_MS)
+        new_page = context.new_page()
 
-    def on_dialog(dialog: Any) -> None:
-        watch.dialogs.append(f"{dialog.type}: {dialog.message}")
-        if watch.accept_dialogs:
-            dialog.accept()
-        else:
-            dialog.dismiss()
+        def on_dialog(dialog: Any) -> None:
+            watch.dialogs.append(f"{dialog.type}: {dialog.message}")
+            if watch.accept_dialogs:
+                dialog.accept()
+            else:
+                dialog.dismiss()
 
-    new_page.on("dialog", on_dialog)
-    new_page.on("pageerror", lambda error: watch.errors.append(str(error)))
-    yield new_page
-    context.close()
+        def on_console(message: Any) -> None:
+            if message.type == "error":
+                watch.console_errors.append(message.text)
+
+        new_page.on("dialog", on_dialog)
+        new_page.on("console", on_console)
+        new_page.on("pageerror", lambda error: watch.errors.append(str(error)))
+        return new_page
+
+    yield open_one
+    for context in contexts:
+        context.close()
     assert watch.errors == [], f"uncaught errors in the page: {watch.errors}"
+
+
+@pytest.fixture
+def page(open_page: Callable[..., Any]) -> Any:
+    """A fresh page at desktop size (see open_page)."""
+    return open_page()

@@ -36,7 +36,8 @@ def sign_in(page: Any, base_url: str, user_id: str = "alice") -> None:
     expect(page.get_by_label("User id")).to_be_focused()
     page.keyboard.type(user_id)
     page.keyboard.press("Enter")
-    expect(page.get_by_text(f"Signed in as {user_id}")).to_be_visible()
+    expect(page.locator("#signed-in-as")).to_have_text(f"Signed in as {user_id}")
+    expect(page.get_by_role("button", name="Sign out")).to_be_visible()
     expect(message_box(page)).to_be_focused()
 
 
@@ -61,6 +62,15 @@ def conversation_rows(page: Any) -> Any:
     return page.locator("#conversation-list li")
 
 
+def row_action(page: Any, title: str, action: str) -> None:
+    """Open a sidebar row's "⋯" menu and choose `action` ("Rename", "Archive", "Delete"…)."""
+    page.get_by_role("button", name=f"Actions for “{title}”").click()
+    menu = page.get_by_role("menu", name=f"Actions for “{title}”")
+    # The menu takes the focus (its first item): arrows and Enter work from here.
+    expect(menu.get_by_role("menuitem").first).to_be_focused()
+    menu.get_by_role("menuitem", name=f"{action} “{title}”").click()
+
+
 def open_conversation(page: Any, title: str) -> None:
     page.locator(".conversation-open", has_text=title).click()
     expect(page.locator("#chat-title")).to_have_text(title)
@@ -78,10 +88,16 @@ def test_a_person_chats_sees_the_tool_and_the_task_and_comes_back(
     reply = send(page, "Add a task to buy groceries")
 
     expect(reply.locator(".message-text")).to_have_text(GROCERIES_REPLY)
-    card = reply.locator(".tool-card")
-    expect(card.locator(".tool-name")).to_have_text("add_task")
-    expect(card).to_contain_text('"title": "Buy groceries"')  # the arguments
-    expect(card).to_contain_text('"status": "created"')  # the result
+    # The tool call is a sentence; what exactly was sent and returned is one click away.
+    call = reply.locator(".tool-call")
+    expect(call.locator("summary")).to_have_text("Added Buy groceries")
+    expect(call.get_by_text('"status": "created"')).to_be_hidden()
+    call.locator("summary").click()
+    expect(call.locator(".tool-name")).to_have_text("add_task")
+    arguments, result = call.locator("pre").all()
+    expect(arguments).to_be_visible()
+    expect(arguments).to_contain_text('"title": "Buy groceries"')
+    expect(result).to_contain_text('"status": "created"')
     expect(page.locator("#task-list li")).to_have_count(1)
     expect(page.locator("#task-list li")).to_contain_text("Buy groceries")
     expect(conversation_rows(page)).to_have_count(1)
@@ -95,7 +111,9 @@ def test_a_person_chats_sees_the_tool_and_the_task_and_comes_back(
         ["Add a task to buy groceries"]
     )
     expect(page.locator(".message.assistant .message-text")).to_have_text([GROCERIES_REPLY])
-    expect(page.locator(".message.assistant .tool-name")).to_have_text(["add_task"])
+    expect(page.locator(".message.assistant .tool-call summary")).to_have_text(
+        ["Added Buy groceries"]
+    )
 
     # A second conversation, newest first in the sidebar; then back and forth between them.
     page.get_by_role("button", name="New chat").click()
@@ -104,7 +122,7 @@ def test_a_person_chats_sees_the_tool_and_the_task_and_comes_back(
     expect(message_box(page)).to_be_focused()
     reply = send(page, "What's pending?")
     expect(reply.locator(".message-text")).to_contain_text("Buy groceries")
-    expect(reply.locator(".tool-name")).to_have_text("list_tasks")
+    expect(reply.locator(".tool-call summary")).to_have_text("Listed 1 pending task")
     expect(page.locator(".conversation-open")).to_have_text(
         ["What's pending?", "Add a task to buy groceries"]
     )
@@ -129,7 +147,7 @@ def test_a_person_chats_sees_the_tool_and_the_task_and_comes_back(
     expect(page.get_by_role("checkbox", name=re.compile("Buy groceries"))).to_be_checked()
 
     # Rename, by keyboard: the form takes the focus, Enter saves.
-    page.get_by_role("button", name="Rename “What's pending?”").click()
+    row_action(page, "What's pending?", "Rename")
     page.keyboard.press("Control+A")
     page.keyboard.type("Pending things")
     page.keyboard.press("Enter")
@@ -137,29 +155,39 @@ def test_a_person_chats_sees_the_tool_and_the_task_and_comes_back(
     expect(page.locator("#chat-title")).to_have_text("Pending things")
 
     # Delete asks first; a dismissed question deletes nothing.
-    delete = page.get_by_role("button", name="Delete “Pending things”")
-    delete.click()
+    row_action(page, "Pending things", "Delete")
     assert watch.dialogs == ["confirm: Delete “Pending things” and all its messages?"]
     expect(page.locator(".conversation-open")).to_have_count(2)
     watch.accept_dialogs = True
-    delete.click()
+    row_action(page, "Pending things", "Delete")
     expect(page.locator(".conversation-open")).to_have_text(["Add a task to buy groceries"])
     expect(page.locator("#chat-title")).to_have_text("New chat")
     expect(page.get_by_role("button", name="New chat")).to_be_focused()
     open_conversation(page, "Add a task to buy groceries")
 
-    # On a phone the side panels are drawers, opened from the header and closed with Escape.
+    # On a phone the side panels are drawers, opened from the header over a backdrop, closed
+    # with Escape, with their own close button, or with a tap on the backdrop.
     page.set_viewport_size(PHONE)
     expect(page.locator("#conversations-panel")).to_be_hidden()
     expect(page.locator("#tasks-panel")).to_be_hidden()
+    expect(page.locator("#backdrop")).to_be_hidden()
     expect(message_box(page)).to_be_visible()
     page.get_by_role("button", name="Tasks").click()
     expect(page.locator("#tasks-panel")).to_be_visible()
+    expect(page.locator("#backdrop")).to_be_visible()
     expect(page.get_by_role("checkbox", name=re.compile("Buy groceries"))).to_be_visible()
     page.screenshot(path=tmp_path / "phone-tasks.png")
     page.keyboard.press("Escape")
     expect(page.locator("#tasks-panel")).to_be_hidden()
+    expect(page.locator("#backdrop")).to_be_hidden()
     expect(page.get_by_role("button", name="Tasks")).to_be_focused()
+    page.get_by_role("button", name="Tasks").click()
+    page.get_by_role("button", name="Close tasks").click()
+    expect(page.locator("#tasks-panel")).to_be_hidden()
+    expect(page.get_by_role("button", name="Tasks")).to_be_focused()
+    page.get_by_role("button", name="Chats").click()
+    page.locator("#backdrop").click(position={"x": 370, "y": 400})  # beside the drawer
+    expect(page.locator("#conversations-panel")).to_be_hidden()
     page.get_by_role("button", name="Chats").click()
     page.locator(".conversation-open", has_text="Add a task to buy groceries").click()
     expect(page.locator("#conversations-panel")).to_be_hidden()
@@ -210,10 +238,10 @@ def test_text_from_the_server_is_shown_as_text_never_as_html(
     expect(box).to_have_value(f"Add a task to {XSS}\n")
     reply = send(page, f"Add a task to {XSS}")
 
-    # The message, the conversation title, the tool card and the task: all literal text.
+    # The message, the conversation title, the tool call and the task: all literal text.
     expect(page.locator(".message.user .message-text")).to_have_text(f"Add a task to {XSS}")
     expect(page.locator(".conversation-open")).to_have_text([f"Add a task to {XSS}"])
-    expect(reply.locator(".tool-card")).to_contain_text(XSS)
+    expect(reply.locator(".tool-call summary")).to_have_text(f"Added {XSS}")
     expect(page.locator("#task-list")).to_contain_text(XSS)
     page.reload()  # and the same when rendered from the stored history
     expect(page.locator(".message.user .message-text")).to_have_text(f"Add a task to {XSS}")
@@ -296,3 +324,11 @@ def test_long_lists_load_more_as_they_are_scrolled(base_url: str, page: Any) -> 
     expect(texts).to_have_count(45)
     expect(texts).to_have_text([f"message {number:02d}" for number in range(1, 46)])
     expect(page.get_by_role("button", name="Load earlier messages")).to_be_hidden()
+
+    # Scrolled up to read, the reader gets a way back to the newest message.
+    latest = page.get_by_role("button", name="Latest")
+    expect(latest).to_be_visible()
+    latest.click()
+    expect(latest).to_be_hidden()
+    expect(texts.last).to_be_in_viewport()
+    expect(message_box(page)).to_be_focused()

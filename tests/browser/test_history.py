@@ -16,6 +16,7 @@ from tests.browser.test_chat_page import (
     conversation_rows,
     message_box,
     open_conversation,
+    row_action,
     send,
     sign_in,
 )
@@ -126,7 +127,7 @@ def test_a_person_archives_a_chat_and_brings_it_back(
     two_chats(page)
 
     # Archiving the open conversation: it leaves the list but stays open, marked as archived.
-    page.get_by_role("button", name=f"Archive “{PLUMBER}”").click()
+    row_action(page, PLUMBER, "Archive")
     expect(page.locator(".conversation-open")).to_have_text([GROCERIES])
     expect(page.locator(".conversation-open")).to_be_focused()  # the row that took its place
     expect(page.locator("#chat-title")).to_have_text(PLUMBER)
@@ -137,7 +138,7 @@ def test_a_person_archives_a_chat_and_brings_it_back(
     expect(page.locator("#conversations-title")).to_have_text("Archived chats")
     expect(page.locator(".conversation-open")).to_have_text([PLUMBER])
     page.screenshot(path=tmp_path / "archived-list.png")
-    page.get_by_role("button", name=f"Unarchive “{PLUMBER}”").click()
+    row_action(page, PLUMBER, "Unarchive")
     expect(page.get_by_text("No archived chats.")).to_be_visible()
     expect(page.locator("#chat-archived")).to_be_hidden()
     page.get_by_role("button", name="Back to chats").click()
@@ -145,7 +146,7 @@ def test_a_person_archives_a_chat_and_brings_it_back(
     expect(page.locator(".conversation-open")).to_have_text([PLUMBER, GROCERIES])
 
     # Chatting in an archived conversation brings it back (the server un-archives it).
-    page.get_by_role("button", name=f"Archive “{GROCERIES}”").click()
+    row_action(page, GROCERIES, "Archive")
     expect(page.locator(".conversation-open")).to_have_text([PLUMBER])
     page.get_by_role("button", name="Show archived").click()
     open_conversation(page, GROCERIES)
@@ -155,3 +156,18 @@ def test_a_person_archives_a_chat_and_brings_it_back(
     expect(page.get_by_text("No archived chats.")).to_be_visible()
     page.get_by_role("button", name="Back to chats").click()
     expect(page.locator(".conversation-open")).to_have_text([GROCERIES, PLUMBER])
+
+
+def test_a_person_downloads_a_chat_as_markdown(base_url: str, page: Any, tmp_path: Path) -> None:
+    sign_in(page, base_url)
+    send(page, GROCERIES)
+
+    page.get_by_role("button", name=f"Actions for “{GROCERIES}”").click()
+    with page.expect_download() as download_info:
+        page.get_by_role("menuitem", name=f"Download as Markdown “{GROCERIES}”").click()
+    download = download_info.value
+    assert download.suggested_filename.endswith(".md")
+    saved = tmp_path / download.suggested_filename
+    download.save_as(saved)
+    text = saved.read_text(encoding="utf-8")
+    assert GROCERIES in text and "Buy groceries" in text

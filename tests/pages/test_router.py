@@ -1,11 +1,15 @@
 """The built-in chat page: `/` serves it, `/static/...` its assets and nothing outside them."""
 
 import asyncio
+import posixpath
+import re
 from urllib.parse import unquote
 
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
+
+from backend.app.pages.router import STATIC_DIR
 
 
 def get_as_sent(app: FastAPI, target: str) -> tuple[int, bytes]:
@@ -81,20 +85,46 @@ def test_the_assets_are_served_from_static(
     assert content_type in response.headers["content-type"]
 
 
+def page_scripts(client: TestClient) -> dict[str, str]:
+    """The page's own scripts as served: app.js and its modules (vendored libraries apart)."""
+    names = ["app.js"] + sorted(f"js/{path.name}" for path in (STATIC_DIR / "js").glob("*.js"))
+    scripts = {}
+    for name in names:
+        response = client.get(f"/static/{name}")
+        assert response.status_code == 200, name
+        assert "javascript" in response.headers["content-type"], name
+        scripts[name] = response.text
+    return scripts
+
+
 def test_the_page_loads_nothing_from_another_host(client: TestClient) -> None:
-    page = (
-        client.get("/").text
-        + client.get("/static/app.js").text
-        + client.get("/static/app.css").text
-    )
+    scripts = page_scripts(client)
+    page = client.get("/").text + client.get("/static/app.css").text + "".join(scripts.values())
 
     assert "http://" not in page
     assert "https://" not in page
-    assert "innerHTML" not in client.get("/static/app.js").text
+    # Modules import only each other and the vendored libraries, by relative path.
+    for name, script in scripts.items():
+        imports = re.findall(r'^import [^;]*? from "([^"]+)";', script, re.MULTILINE)
+        assert imports or name != "app.js"  # the entry point imports the others
+        for source in imports:
+            assert source.startswith(("./", "../vendor/")), (name, source)
+            served = posixpath.normpath(posixpath.join("/static", posixpath.dirname(name), source))
+            assert client.get(served).status_code == 200, (name, source)
+
+
+def test_the_vendored_libraries_are_pinned_and_licensed(client: TestClient) -> None:
+    for library in ("marked-18.2.1/marked.esm.js", "dompurify-3.4.18/purify.es.mjs"):
+        response = client.get(f"/static/vendor/{library}")
+        assert response.status_code == 200
+        assert "javascript" in response.headers["content-type"]
+        folder = library.split("/")[0]
+        assert client.get(f"/static/vendor/{folder}/LICENSE").status_code == 200
 
 
 # Ways a script hands a string to the HTML parser (or to the script engine). The page builds
-# every node itself, search snippets included (their `<mark>` tags are split out by hand).
+# every node itself, search snippets included (their `<mark>` tags are split out by hand); the
+# assistant's Markdown is the one exception, parsed by DOMPurify (a vendored library) only.
 HTML_SINKS = [
     "innerHTML",
     "outerHTML",
@@ -110,12 +140,13 @@ HTML_SINKS = [
 
 @pytest.mark.parametrize("sink", HTML_SINKS)
 def test_the_page_script_never_parses_text_as_html(client: TestClient, sink: str) -> None:
-    assert sink not in client.get("/static/app.js").text
+    for name, script in page_scripts(client).items():
+        assert sink not in script, name
 
 
 def test_the_page_has_search_and_the_archived_list(client: TestClient) -> None:
     page = client.get("/").text
-    script = client.get("/static/app.js").text
+    script = "".join(page_scripts(client).values())
 
     assert 'id="search-input"' in page and 'type="search"' in page
     assert '<label for="search-input"' in page  # a labelled box

@@ -34,6 +34,9 @@ WRITE_BATCH = 500
 # Writes fail fast (the turn must not wait on a broken Redis); readers block longer.
 WRITE_TIMEOUTS = {"socket_connect_timeout": 0.5, "socket_timeout": 0.5}
 READ_TIMEOUTS = {"socket_connect_timeout": 0.5, "socket_timeout": BLOCK_MS / 1000 + 3}
+# Every follower of a turn running on another process blocks in XREAD on a connection of its
+# own: redis-py's default pool of 100 made the 101st follower fail (found by the benchmark).
+MAX_FOLLOWER_CONNECTIONS = 10_000
 
 
 def stream_key(turn_id: str) -> str:
@@ -54,7 +57,9 @@ def _decode(fields: dict[bytes, bytes], entry_id: bytes) -> tuple[str, TurnEvent
 class RedisTurnEvents:
     def __init__(self, url: str, on_cancel: Callable[[str], None]) -> None:
         self._writer = redis.Redis.from_url(url, **WRITE_TIMEOUTS)
-        self._reader = redis.Redis.from_url(url, **READ_TIMEOUTS)
+        self._reader = redis.Redis.from_url(
+            url, max_connections=MAX_FOLLOWER_CONNECTIONS, **READ_TIMEOUTS
+        )
         self._on_cancel = on_cancel
         self._queue: asyncio.Queue[tuple[str, str, TurnEvent]] = asyncio.Queue()
         self._tasks: list[asyncio.Task[None]] = []
@@ -139,9 +144,11 @@ class RedisTurnEvents:
             return None
         return "finished" if event.event in FINAL_EVENTS else "running"
 
-    async def follow(self, turn_id: str, user_id: str, after: int) -> AsyncIterator[TurnEvent]:
+    async def follow(
+        self, turn_id: str, user_id: str, after: int, idle_s: float = FOLLOW_IDLE_S
+    ) -> AsyncIterator[TurnEvent]:
         """The turn's events after `after`, then the live ones until the final event (or until
-        nothing has come for FOLLOW_IDLE_S: its process is gone)."""
+        nothing has come for `idle_s`: its process is gone)."""
         key = stream_key(turn_id)
         last_id = f"0-{after}"
         idle_since = asyncio.get_running_loop().time()
@@ -158,7 +165,7 @@ class RedisTurnEvents:
                         return
                 if entries:
                     idle_since = asyncio.get_running_loop().time()
-                elif asyncio.get_running_loop().time() - idle_since > FOLLOW_IDLE_S:
+                elif asyncio.get_running_loop().time() - idle_since > idle_s:
                     return
                 answer = await self._reader.xread({key: last_id}, block=BLOCK_MS)
                 entries = answer[0][1] if answer else []

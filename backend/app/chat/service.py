@@ -24,6 +24,7 @@ from sqlalchemy import Engine
 from backend.app.agent.base import Agent, AgentError, AgentReply, AgentTimeout, is_async_agent
 from backend.app.agent.tools import AsyncToolRunner
 from backend.app.chat.events import (
+    FINAL_EVENTS,
     TurnEvent,
     TurnLog,
     TurnLogs,
@@ -47,6 +48,8 @@ logger = logging.getLogger(__name__)
 STOPPED_BEFORE_ANSWERING = "(Stopped before answering.)"
 # How long running turns may still finish when the server shuts down.
 SHUTDOWN_GRACE_S = 5.0
+# How long a follower waits for the first events of an unanswered turn Redis does not know yet.
+LATE_TURN_WAIT_S = 10.0
 
 
 @dataclass
@@ -123,7 +126,25 @@ class ChatTurns:
         stored = await anyio.to_thread.run_sync(stored_turn, self._engine, user_id, turn_id)
         if not stored:
             raise NotFound(f"turn {turn_id} not found")
+        if self._shared is not None and not any(m.role == "assistant" for m in stored):
+            # Unanswered: it may be running on another process whose first events have not
+            # reached Redis yet (its writer is behind): wait for them before calling it over.
+            return self._follow_late(turn_id, user_id, after)
         return iterate(stored_turn_events(stored))
+
+    async def _follow_late(
+        self, turn_id: str, user_id: str, after: int
+    ) -> AsyncIterator[TurnEvent]:
+        """A turn Redis does not know yet: its events once they come, else its stored result."""
+        assert self._shared is not None
+        final = False
+        async for event in self._shared.follow(turn_id, user_id, after, idle_s=LATE_TURN_WAIT_S):
+            final = event.event in FINAL_EVENTS
+            yield event
+        if not final:
+            stored = await anyio.to_thread.run_sync(stored_turn, self._engine, user_id, turn_id)
+            for event in stored_turn_events(stored):
+                yield event
 
     async def cancel(self, user_id: str, turn_id: str) -> None:
         """Ask a running turn to stop, wherever it runs: Conflict when it has already ended (or

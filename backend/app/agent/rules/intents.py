@@ -105,7 +105,7 @@ def _reply(text: str) -> Handler:
 
 
 def _add(match: Match, turn: Turn) -> str:
-    tasks, description = new_tasks(match["title"])
+    tasks, description = new_tasks(match["title"], turn.now)
     if not tasks or any(is_placeholder(t.title) for t in tasks):
         return replies.ASK_TITLE
     return actions.add(turn, tasks, description)
@@ -163,6 +163,11 @@ def _list(match: Match, turn: Turn) -> str:
     else:
         status = "all"
     return actions.show(turn, status)
+
+
+def _due_list(match: Match, turn: Turn) -> str:
+    window = "overdue" if match["overdue"] else re.sub(r"\s+", " ", match["window"].casefold())
+    return actions.show_due(turn, window)
 
 
 def _is_past(match: Match) -> bool:
@@ -250,6 +255,16 @@ INTENTS: tuple[Intent, ...] = (
         _add,
     ),
     _intent("jot", r"^(?:jot|note|write)\s+(?:it\s+|this\s+)?down\s*:?\s+(?P<title>.+)$", _add),
+    # "what's due today?", "anything overdue?", "overdue tasks": a listing by due date.
+    _intent(
+        "due_list",
+        r"^(?:(?:what|which|show|list|tell|give|any|anything|do\s+i\s+have|is|are|my|the|all)\b"
+        r"[\w\s']*?\s)?(?:(?:tasks?|to-?dos?|items|things|stuff)\s+(?:that\s+(?:are|is)\s+)?)?"
+        r"(?:(?:is|are|i\s+have)\s+)?(?:(?P<overdue>overdue|past\s+due|late)"
+        r"|due\s+(?P<window>today|tomorrow|this\s+week|next\s+week))"
+        r"(?:\s+(?:tasks?|to-?dos?|items|for\s+me))?$",
+        _due_list,
+    ),
     # "tasks I haven't done", "stuff that's left": a listing asked for with a noun phrase.
     _intent(
         "list_phrase",

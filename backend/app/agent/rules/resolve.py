@@ -13,6 +13,7 @@
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from backend.app.agent.base import HistoryMessage
@@ -95,10 +96,12 @@ def rename(title: str) -> Action:
 
 @dataclass
 class Turn:
-    """What a handler may use: the tools (its only way to act) and the earlier messages."""
+    """What a handler may use: the tools (its only way to act), the earlier messages, and the
+    current time in the user's zone."""
 
     tools: ToolRunner
     history: Sequence[HistoryMessage]
+    now: datetime
 
 
 def error_code(result: Any) -> str | None:

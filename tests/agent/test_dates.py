@@ -324,3 +324,22 @@ def test_a_task_without_a_date_is_listed_as_before(fixed_client: TestClient) -> 
     listing = chat(fixed_client, "show my tasks", "Europe/Berlin")["response"]
     assert "Buy milk\n" in listing + "\n" or listing.endswith("Buy milk")
     assert "Call mom (due tomorrow)" in listing
+
+
+def test_a_task_is_moved_and_reprioritised_by_name_id_or_it(fixed_client: TestClient) -> None:
+    zone = "Europe/Berlin"
+    chat(fixed_client, "add call the dentist", zone)
+    chat(fixed_client, "add write the report", zone)
+    moved = chat(fixed_client, "move the dentist to friday at 3pm", zone)
+    assert moved["tool_calls"][-1]["name"] == "update_task"
+    assert "due on Apr 3 at 3:00 PM" in moved["response"]  # next Friday: today is a Friday
+    chat(fixed_client, "make task 2 urgent", zone)
+    chat(fixed_client, "postpone it to the day after tomorrow", zone)  # "it": task 2
+    report = stored_tasks(fixed_client)[1]
+    assert datetime.fromisoformat(report["due_at"]) == expected_due("2026-03-29", zone)
+    chat(fixed_client, "set the report due tomorrow at 9am", zone)
+    dentist, report = stored_tasks(fixed_client)
+    assert (dentist["title"], report["title"]) == ("Call the dentist", "Write the report")
+    assert datetime.fromisoformat(dentist["due_at"]) == expected_due("2026-04-03 15:00", zone)
+    assert report["priority"] == "high"
+    assert datetime.fromisoformat(report["due_at"]) == expected_due("2026-03-28 09:00", zone)

@@ -13,6 +13,7 @@ from backend.app.agent.rules.resolve import (
     COMPLETE,
     DELETE,
     DESCRIBE,
+    RESCHEDULE,
     Target,
     Turn,
     error_code,
@@ -109,6 +110,16 @@ def retitle(turn: Turn, ref: str, new_title: str) -> str:
     if error_code(result):
         return _failure(result, target)
     return replies.renamed(result)
+
+
+def change_details(turn: Turn, ref: str, details: dict[str, Any]) -> str:
+    target = _one(turn, ref, RESCHEDULE)
+    if isinstance(target, str):
+        return target
+    result = turn.tools("update_task", {"task_id": target.task_id, **details})
+    if error_code(result):
+        return _failure(result, target)
+    return replies.details_changed({**result, **details}, turn.now)
 
 
 def describe(turn: Turn, ref: str, description: str) -> str:

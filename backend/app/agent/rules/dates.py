@@ -265,6 +265,16 @@ def extract_tags(title: str, now: datetime) -> tuple[str, dict[str, Any]]:
     return rest, {"tags": list(dict.fromkeys(tags))}
 
 
+# Details alone, for changing a task ("to friday at 3pm", "every monday", "urgent"); the named
+# groups of the parts are not needed there.
+def _unnamed(pattern: str) -> str:
+    return re.sub(r"\(\?P<\w+>", "(?:", pattern)
+
+
+WHEN_ONLY = _unnamed(rf"(?:{_PREPOSITION}{_WHEN}|{_EVERY}(?:\s*,?\s*(?:at\s+|@\s*){TIME})?)")
+PRIORITY_ONLY = _unnamed(rf"(?:an?\s+)?{_PRIORITY}(?:\s+priority)?")
+
+
 EXTRACTORS = (extract_tags, extract_priority, extract_repetition, extract_due)
 
 

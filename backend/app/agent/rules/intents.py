@@ -12,6 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from backend.app.agent.rules import actions, replies
+from backend.app.agent.rules.dates import PRIORITY_ONLY, WHEN_ONLY
 from backend.app.agent.rules.lexicon import (
     COMPLETED_WORDS,
     CONNECTOR,
@@ -30,6 +31,7 @@ from backend.app.agent.rules.lexicon import (
 )
 from backend.app.agent.rules.parse import (
     SUBJECT_LEAD,
+    details,
     is_placeholder,
     new_tasks,
     title_from,
@@ -127,6 +129,12 @@ def _update(match: Match, turn: Turn) -> str:
     if not new_title:
         return replies.ASK_NEW_TITLE
     return actions.retitle(turn, ref, new_title)
+
+
+def _change_details(match: Match, turn: Turn) -> str:
+    # "move task 3 to friday at 3pm", "make the report urgent": read as a title's details are.
+    found = details("x " + match["value"], turn.now)[1]
+    return actions.change_details(turn, match["ref"], found)
 
 
 def _add_description(match: Match, turn: Turn) -> str:
@@ -229,6 +237,13 @@ INTENTS: tuple[Intent, ...] = (
         r"(?:to|for|on)\s+(?P<ref>.+?)\s*(?::|\s-\s|\s+saying\b|\s+that\s+says\b)\s*(?P<value>.+)$",
         _add_description,
     ),
+    # "make task 2 urgent" changes task 2; "make a task to …" (below) adds one.
+    _intent(
+        "set_details_by_id",
+        r"^(?:make|mark|set|flag)\s+(?P<ref>(?:task\s*)?#?\d{1,18})\s+(?:(?:to|as)\s+)?(?:be\s+)?"
+        rf"(?P<value>{PRIORITY_ONLY}|due\s+{WHEN_ONLY})$",
+        _change_details,
+    ),
     # --- add: first, so "Add a task to delete old files" is an add ---
     _intent(
         "add",
@@ -282,6 +297,20 @@ INTENTS: tuple[Intent, ...] = (
         asked=False,
     ),
     _intent("remember", rf"^(?P<title>{SUBJECT_LEAD}\s+.+)$", _add),
+    # --- details: "move task 3 to friday", "reschedule the dentist for tomorrow at 4pm",
+    # "make task 2 urgent", "mark the report as high priority" ---
+    _intent(
+        "reschedule",
+        r"^(?:move|reschedule|postpone|push(?:\s+back)?|defer|snooze)\s+(?P<ref>.+?)\s+"
+        rf"(?:(?:to|till|until|for)\s+)?(?P<value>{WHEN_ONLY})$",
+        _change_details,
+    ),
+    _intent(
+        "set_details",
+        r"^(?:make|mark|set|flag)\s+(?P<ref>.+?)\s+(?:(?:to|as)\s+)?(?:be\s+)?"
+        rf"(?P<value>{PRIORITY_ONLY}|due\s+{WHEN_ONLY})$",
+        _change_details,
+    ),
     # --- update: "change task 1 to X", "set the description of task 2 to Y" ---
     _intent(
         "update",

@@ -128,6 +128,11 @@ def renamed(result: dict[str, Any]) -> str:
     return f'Renamed task {result["task_id"]} to "{result["title"]}".'
 
 
+def details_changed(result: dict[str, Any], now: datetime) -> str:
+    said = _details(result, now).removeprefix(", ")
+    return f'Updated "{result["title"]}" (task {result["task_id"]}): {said}.'
+
+
 def described(result: dict[str, Any]) -> str:
     return f'Updated the description of "{result["title"]}" (task {result["task_id"]}).'
 

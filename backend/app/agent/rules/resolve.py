@@ -88,6 +88,7 @@ class Action:
 DELETE = Action("delete", "delete task {id}")
 COMPLETE = Action("mark as complete", "mark task {id} as complete", prefer_open=True)
 DESCRIBE = Action("update", "set the description of task {id} to …")
+RESCHEDULE = Action("change", "move task {id} to friday", prefer_open=True)
 
 
 def rename(title: str) -> Action:

@@ -333,8 +333,10 @@ def test_a_task_is_moved_and_reprioritised_by_name_id_or_it(fixed_client: TestCl
     moved = chat(fixed_client, "move the dentist to friday at 3pm", zone)
     assert moved["tool_calls"][-1]["name"] == "update_task"
     assert "due on Apr 3 at 3:00 PM" in moved["response"]  # next Friday: today is a Friday
-    chat(fixed_client, "make task 2 urgent", zone)
-    chat(fixed_client, "postpone it to the day after tomorrow", zone)  # "it": task 2
+    body = {"message": "postpone it to the day after tomorrow", "timezone": zone}
+    body["conversation_id"] = chat(fixed_client, "make task 2 urgent", zone)["conversation_id"]
+    response = fixed_client.post(CHAT, json=body, headers=auth("alice"))  # "it": task 2
+    assert response.status_code == 200, response.text
     report = stored_tasks(fixed_client)[1]
     assert datetime.fromisoformat(report["due_at"]) == expected_due("2026-03-29", zone)
     chat(fixed_client, "set the report due tomorrow at 9am", zone)

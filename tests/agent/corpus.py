@@ -240,7 +240,7 @@ CHATTER = _cases(
     ),
     ("umm add pick up the parcel i guess", [("add", "Pick up the parcel")]),
     ("oh and remind me to water the garden, thanks!", [("add", "Water the garden")]),
-    ("I need to call the dentist tomorrow", [("add", "Call the dentist tomorrow")]),
+    ("I need to call the dentist tomorrow", [("add", "Call the dentist")]),
     ("could you please add renew the car insurance for me", [("add", "Renew the car insurance")]),
     ("add a task: buy a new phone charger. thanks a lot", [("add", "Buy a new phone charger")]),
     ("note down: send the birthday card, please", [("add", "Send the birthday card")]),
@@ -252,7 +252,7 @@ CHATTER = _cases(
     ("can u add buy stamps", [("add", "Buy stamps")]),
     ("hi! add 'pay council tax' to my list, cheers", [("add", "pay council tax")]),
     ("ok add get groceries to the list thanks!!", [("add", "Get groceries")]),
-    ("remind me to call the dentist tomorrow", [("add", "Call the dentist tomorrow")]),
+    ("remind me to call the dentist tomorrow", [("add", "Call the dentist")]),
 )
 
 QUESTIONS = _cases(
@@ -563,7 +563,7 @@ THIRD_ROUND: list[Case] = [
         C("add a reminder to buy a gift for Anna, thx", [("add", "Buy a gift for Anna")], seed=()),
         C(
             "I have to book a table for friday. add it please",
-            [("add", "Book a table for friday")],
+            [("add", "Book a table")],
             seed=(),
         ),
         C("umm can u put buy coffee beans on the list", [("add", "Buy coffee beans")], seed=()),

@@ -175,7 +175,7 @@ ADD_PHRASINGS = {
     "add-bare": ("add buy stamps", "Buy stamps"),
     "add-quoted-to-tasks": ("Add 'Call mom' to my tasks", "Call mom"),
     "add-curly-quotes": ("add \u201cRenew passport\u201d to the list", "Renew passport"),
-    "remind-me-to": ("remind me to call the plumber tomorrow", "Call the plumber tomorrow"),
+    "remind-me-to": ("remind me to call the plumber", "Call the plumber"),
     "remember-to": ("Remember to feed the cat", "Feed the cat"),
     "put-on-my-list": ("put eggs on my list", "Eggs"),
     "create-called-quoted": ('create a task called "Pay rent"', "Pay rent"),

@@ -56,11 +56,12 @@ class SyncAgent(Protocol):
         tools: ToolRunner,
         *,
         on_delta: Callable[[str], None] | None = None,
+        now: datetime | None = None,
     ) -> str:
         """Answer `message`, calling `tools(name, arguments)` as needed; return the reply text.
 
         Quick and offline: it may ignore `on_delta` (the turn then streams the finished text in
-        pieces).
+        pieces). `now` is the current time in the user's time zone (None: now, in UTC).
         """
         ...
 

@@ -290,13 +290,13 @@ class ChatTurns:
     ) -> AgentReply:
         """Run the agent; its failures become 502/504 carrying the conversation id."""
         try:
+            now = self._clock().astimezone(zone(turn.request.timezone))
             if is_async_agent(self._agent):
-                now = self._clock().astimezone(zone(turn.request.timezone))
                 return await self._agent.run(
                     turn.request.message, turn.history, tools, on_delta=on_delta, now=now
                 )
             reply, calls = await anyio.to_thread.run_sync(
-                run_sync_agent, self._engine, self._agent, turn
+                run_sync_agent, self._engine, self._agent, turn, now
             )
             for call in calls:  # quick enough to tell its calls once it has finished
                 tools.record(call.name, call.arguments, call.result)

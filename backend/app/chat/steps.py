@@ -16,6 +16,7 @@ import hashlib
 import json
 import secrets
 from dataclasses import dataclass
+from datetime import datetime
 
 from sqlalchemy import Engine
 from sqlalchemy.exc import IntegrityError
@@ -142,12 +143,13 @@ def begin_turn(
 
 
 def run_sync_agent(
-    engine: Engine, agent: SyncAgent, turn: Turn
+    engine: Engine, agent: SyncAgent, turn: Turn, now: datetime
 ) -> tuple[AgentReply, list[ToolCall]]:
-    """Step 2 for an agent that only computes: the whole run in this thread, one session."""
+    """Step 2 for an agent that only computes: the whole run in this thread, one session.
+    `now`: the current time in the turn's zone."""
     with Session(engine) as session:
         runner = ToolRunner(ToolContext(session, turn.user_id, turn.request.timezone))
-        text = agent.run(turn.request.message, turn.history, runner)
+        text = agent.run(turn.request.message, turn.history, runner, now=now)
     return AgentReply(text=text), runner.calls
 
 

@@ -4,6 +4,7 @@ Each reads the typed `code` of a failed tool call ("not_found", …), never its 
 request naming several tasks makes one call each and one reply naming them all.
 """
 
+from datetime import datetime, timedelta
 from typing import Any
 
 from backend.app.agent.rules import replies
@@ -12,6 +13,7 @@ from backend.app.agent.rules.resolve import (
     COMPLETE,
     DELETE,
     DESCRIBE,
+    RESCHEDULE,
     Target,
     Turn,
     error_code,
@@ -41,8 +43,8 @@ def add(turn: Turn, tasks: list[NewTask], description: str | None) -> str:
         if error_code(result):
             done = replies.added(results) + " " if results else ""
             return done + replies.failed(str(result["error"]))
-        results.append(result)
-    return replies.added(results)
+        results.append({**result, **task.arguments})
+    return replies.added(results, turn.now)
 
 
 def _each(turn: Turn, targets: list[Target], tool: str, extra: dict[str, Any]) -> tuple:
@@ -110,6 +112,16 @@ def retitle(turn: Turn, ref: str, new_title: str) -> str:
     return replies.renamed(result)
 
 
+def change_details(turn: Turn, ref: str, details: dict[str, Any]) -> str:
+    target = _one(turn, ref, RESCHEDULE)
+    if isinstance(target, str):
+        return target
+    result = turn.tools("update_task", {"task_id": target.task_id, **details})
+    if error_code(result):
+        return _failure(result, target)
+    return replies.details_changed({**result, **details}, turn.now)
+
+
 def describe(turn: Turn, ref: str, description: str) -> str:
     target = _one(turn, ref, DESCRIBE)
     if isinstance(target, str):
@@ -124,4 +136,27 @@ def show(turn: Turn, status: str) -> str:
     tasks = turn.tools("list_tasks", {"status": status})
     if error_code(tasks):
         return replies.failed(str(tasks["error"]))
-    return replies.listing(status, tasks)
+    return replies.listing(status, tasks, turn.now)
+
+
+def _due_window(window: str, now: datetime) -> dict[str, str]:
+    """list_tasks filters for a window of days in the user's zone (dates: whole days)."""
+    today = now.date()
+    if window == "overdue":
+        return {"due_before": now.isoformat()}
+    first = {"today": today, "tomorrow": today + timedelta(days=1)}.get(window)
+    if first is not None:
+        return {"due_after": first.isoformat(), "due_before": first.isoformat()}
+    monday = today - timedelta(days=today.weekday())
+    if window == "next week":
+        monday += timedelta(days=7)
+        return {"due_after": monday.isoformat(), "due_before": (monday + timedelta(6)).isoformat()}
+    # "this week": from today to Sunday, what is already overdue left to "what's overdue?"
+    return {"due_after": today.isoformat(), "due_before": (monday + timedelta(6)).isoformat()}
+
+
+def show_due(turn: Turn, window: str) -> str:
+    tasks = turn.tools("list_tasks", {"status": "pending", **_due_window(window, turn.now)})
+    if error_code(tasks):
+        return replies.failed(str(tasks["error"]))
+    return replies.due_listing(window, tasks, turn.now)

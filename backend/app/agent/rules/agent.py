@@ -2,6 +2,7 @@
 
 import re
 from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
 
 from backend.app.agent.base import HistoryMessage
 from backend.app.agent.rules import replies
@@ -59,8 +60,10 @@ class RulesAgent:
         tools: ToolRunner,
         *,
         on_delta: Callable[[str], None] | None = None,  # unused: the reply is ready at once
+        now: datetime | None = None,
     ) -> str:
-        """Answer `message`, acting only through `tools`; anything unknown gets help, no tool."""
+        """Answer `message`, acting only through `tools`; anything unknown gets help, no tool.
+        `now`: the current time in the user's zone (dates are read there); None: now, in UTC."""
         text = normalise(message)
         if QUESTION.match(_QUESTION_OPENER.sub("", text)):
             return replies.QUESTION_HELP
@@ -72,4 +75,5 @@ class RulesAgent:
         intent, match = found
         if prepared.typed != prepared.text:
             match = _as_typed(intent, match, prepared.typed)
-        return intent.handler(match, Turn(tools=tools, history=history))
+        turn = Turn(tools=tools, history=history, now=now or datetime.now(UTC))
+        return intent.handler(match, turn)

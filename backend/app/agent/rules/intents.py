@@ -12,6 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from backend.app.agent.rules import actions, replies
+from backend.app.agent.rules.dates import PRIORITY_ONLY, WHEN_ONLY
 from backend.app.agent.rules.lexicon import (
     COMPLETED_WORDS,
     CONNECTOR,
@@ -30,6 +31,7 @@ from backend.app.agent.rules.lexicon import (
 )
 from backend.app.agent.rules.parse import (
     SUBJECT_LEAD,
+    details,
     is_placeholder,
     new_tasks,
     title_from,
@@ -105,7 +107,7 @@ def _reply(text: str) -> Handler:
 
 
 def _add(match: Match, turn: Turn) -> str:
-    tasks, description = new_tasks(match["title"])
+    tasks, description = new_tasks(match["title"], turn.now)
     if not tasks or any(is_placeholder(t.title) for t in tasks):
         return replies.ASK_TITLE
     return actions.add(turn, tasks, description)
@@ -127,6 +129,12 @@ def _update(match: Match, turn: Turn) -> str:
     if not new_title:
         return replies.ASK_NEW_TITLE
     return actions.retitle(turn, ref, new_title)
+
+
+def _change_details(match: Match, turn: Turn) -> str:
+    # "move task 3 to friday at 3pm", "make the report urgent": read as a title's details are.
+    found = details("x " + match["value"], turn.now)[1]
+    return actions.change_details(turn, match["ref"], found)
 
 
 def _add_description(match: Match, turn: Turn) -> str:
@@ -163,6 +171,11 @@ def _list(match: Match, turn: Turn) -> str:
     else:
         status = "all"
     return actions.show(turn, status)
+
+
+def _due_list(match: Match, turn: Turn) -> str:
+    window = "overdue" if match["overdue"] else re.sub(r"\s+", " ", match["window"].casefold())
+    return actions.show_due(turn, window)
 
 
 def _is_past(match: Match) -> bool:
@@ -224,6 +237,13 @@ INTENTS: tuple[Intent, ...] = (
         r"(?:to|for|on)\s+(?P<ref>.+?)\s*(?::|\s-\s|\s+saying\b|\s+that\s+says\b)\s*(?P<value>.+)$",
         _add_description,
     ),
+    # "make task 2 urgent" changes task 2; "make a task to …" (below) adds one.
+    _intent(
+        "set_details_by_id",
+        r"^(?:make|mark|set|flag)\s+(?P<ref>(?:task\s*)?#?\d{1,18})\s+(?:(?:to|as)\s+)?(?:be\s+)?"
+        rf"(?P<value>{PRIORITY_ONLY}|due\s+{WHEN_ONLY})$",
+        _change_details,
+    ),
     # --- add: first, so "Add a task to delete old files" is an add ---
     _intent(
         "add",
@@ -250,6 +270,16 @@ INTENTS: tuple[Intent, ...] = (
         _add,
     ),
     _intent("jot", r"^(?:jot|note|write)\s+(?:it\s+|this\s+)?down\s*:?\s+(?P<title>.+)$", _add),
+    # "what's due today?", "anything overdue?", "overdue tasks": a listing by due date.
+    _intent(
+        "due_list",
+        r"^(?:(?:what|which|show|list|tell|give|any|anything|do\s+i\s+have|is|are|my|the|all)\b"
+        r"[\w\s']*?\s)?(?:(?:tasks?|to-?dos?|items|things|stuff)\s+(?:that\s+(?:are|is)\s+)?)?"
+        r"(?:(?:is|are|i\s+have)\s+)?(?:(?P<overdue>overdue|past\s+due|late)"
+        r"|due\s+(?P<window>today|tomorrow|this\s+week|next\s+week))"
+        r"(?:\s+(?:tasks?|to-?dos?|items|for\s+me))?$",
+        _due_list,
+    ),
     # "tasks I haven't done", "stuff that's left": a listing asked for with a noun phrase.
     _intent(
         "list_phrase",
@@ -267,6 +297,20 @@ INTENTS: tuple[Intent, ...] = (
         asked=False,
     ),
     _intent("remember", rf"^(?P<title>{SUBJECT_LEAD}\s+.+)$", _add),
+    # --- details: "move task 3 to friday", "reschedule the dentist for tomorrow at 4pm",
+    # "make task 2 urgent", "mark the report as high priority" ---
+    _intent(
+        "reschedule",
+        r"^(?:move|reschedule|postpone|push(?:\s+back)?|defer|snooze)\s+(?P<ref>.+?)\s+"
+        rf"(?:(?:to|till|until|for)\s+)?(?P<value>{WHEN_ONLY})$",
+        _change_details,
+    ),
+    _intent(
+        "set_details",
+        r"^(?:make|mark|set|flag)\s+(?P<ref>.+?)\s+(?:(?:to|as)\s+)?(?:be\s+)?"
+        rf"(?P<value>{PRIORITY_ONLY}|due\s+{WHEN_ONLY})$",
+        _change_details,
+    ),
     # --- update: "change task 1 to X", "set the description of task 2 to Y" ---
     _intent(
         "update",

@@ -9,16 +9,17 @@ haircut").
 `titles_from` turns the text after "add …" into one or several task titles: quoted titles as
 typed, "X and Y" / "X, Y, Z" split when each part reads as a task of its own, the lead-in a
 person says before a title ("I need to", "gotta") and the list decoration ("to my list")
-removed. Each title then passes through `TITLE_EXTRACTORS`, the place where due dates,
-priorities and tags will be read out of a title ("call mom tomorrow #family") and turned into
-`add_task` arguments; today the list is empty and a title keeps such words as typed.
+removed. Each title then passes through `TITLE_EXTRACTORS`, which read due dates, repetitions,
+priorities and tags out of it ("call mom tomorrow #family") as `add_task` arguments (dates.py).
 """
 
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
+from backend.app.agent.rules.dates import extract_all
 from backend.app.agent.rules.lexicon import LIST_PHRASE, NOUN
 from backend.app.agent.rules.words import corrected, is_verb_base, words
 
@@ -169,9 +170,10 @@ _ADD_DESCRIPTION = re.compile(
 _AND = re.compile(r"\s*(?:,\s*(?:and\s+|&\s+)?|\s+and\s+|\s+&\s+)", re.IGNORECASE)
 
 # Read details out of a title: each takes the title and returns it without the words it used,
-# plus the add_task arguments those words gave (e.g. {"due_at": …}). Run in order.
-TitleExtractor = Callable[[str], tuple[str, dict[str, Any]]]
-TITLE_EXTRACTORS: list[TitleExtractor] = []
+# plus the add_task arguments those words gave (e.g. {"due_at": …}), read at `now` (aware, in
+# the user's zone). Run in order.
+TitleExtractor = Callable[[str, datetime], tuple[str, dict[str, Any]]]
+TITLE_EXTRACTORS: list[TitleExtractor] = [extract_all]
 
 
 @dataclass
@@ -241,18 +243,39 @@ def split_items(text: str) -> list[str]:
     return [text]
 
 
-def new_tasks(text: str) -> tuple[list[NewTask], str | None]:
+def details(title: str, now: datetime) -> tuple[str, dict[str, Any]]:
+    """A title without its due date, repetition, priority and tags, and those as arguments."""
+    arguments: dict[str, Any] = {}
+    for extract in TITLE_EXTRACTORS:
+        title, found = extract(title, now)
+        arguments.update(found)
+    return title, arguments
+
+
+def _with_details_joined(items: list[str], now: datetime) -> list[str]:
+    """'plan the trip, high priority, #travel' is one task with details, not three tasks."""
+    joined: list[str] = []
+    for item in items:
+        only_details = details("x " + item, now)[0] == "X"
+        if joined and only_details:
+            joined[-1] += " " + item
+        else:
+            joined.append(item)
+    return joined
+
+
+def new_tasks(text: str, now: datetime) -> tuple[list[NewTask], str | None]:
     """The tasks the text after "add" names, and a description when one was given."""
     description = None
     if extra := _ADD_DESCRIPTION.fullmatch(text):
         text, description = extra["title"], unquote(extra["description"])[0]
     text = _TRAILING_LIST_PHRASE.sub("", text.strip())
     tasks = []
-    for item in split_items(text):
+    for item in _with_details_joined(split_items(text), now):
         title = title_from(re.sub(r"^to\s+(?=\w)", "", item.strip(), flags=re.IGNORECASE))
-        arguments: dict[str, Any] = {}
-        for extract in TITLE_EXTRACTORS:
-            title, found = extract(title)
-            arguments.update(found)
-        tasks.append(NewTask(title, arguments))
+        if not unquote(item)[1]:  # a quoted title is kept as typed
+            title, arguments = details(title, now)
+            tasks.append(NewTask(title, arguments))
+        else:
+            tasks.append(NewTask(title))
     return tasks, description

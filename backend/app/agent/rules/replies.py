@@ -1,5 +1,6 @@
 """Every sentence the agent answers with, in one place, so the same situation reads the same."""
 
+from datetime import date, datetime, time
 from typing import Any
 
 from backend.app.text import TITLE_MAX
@@ -47,8 +48,38 @@ def plural(count: int, word: str) -> str:
     return f"{count} {word}" + ("" if count == 1 else "s")
 
 
-def task_line(task: dict[str, Any]) -> str:
-    return f"- #{task['id']} {task['title']}" + (" ✓" if task["completed"] else "")
+def _clock(moment: datetime) -> str:
+    return f"{moment.hour % 12 or 12}:{moment.minute:02d} {'AM' if moment.hour < 12 else 'PM'}"
+
+
+def friendly_due(due_at: str, now: datetime) -> str:
+    """'due tomorrow at 3:00 PM', 'due on Friday', 'due on Dec 24', 'was due yesterday'.
+    `due_at`: a date (the end of that day) or ISO 8601 with an offset; shown in `now`'s zone."""
+    if len(due_at) == 10:
+        day, clock, past = date.fromisoformat(due_at), None, date.fromisoformat(due_at) < now.date()
+    else:
+        moment = datetime.fromisoformat(due_at).astimezone(now.tzinfo)
+        day, past = moment.date(), moment < now
+        clock = None if moment.time() >= time(23, 59, 59) else _clock(moment)  # a whole day
+    ahead = (day - now.date()).days
+    if ahead == 0:
+        named = "today"
+    elif ahead == 1:
+        named = "tomorrow"
+    elif ahead == -1:
+        named = "yesterday"
+    elif 1 < ahead < 7:
+        named = f"on {day:%A}"
+    else:
+        named = f"on {day:%b} {day.day}" + (f", {day.year}" if day.year != now.year else "")
+    return ("was due " if past else "due ") + named + (f" at {clock}" if clock else "")
+
+
+def task_line(task: dict[str, Any], now: datetime | None = None) -> str:
+    line = f"- #{task['id']} {task['title']}" + (" ✓" if task["completed"] else "")
+    if task.get("due_at") and now is not None and not task["completed"]:
+        line += f" ({friendly_due(task['due_at'], now)})"
+    return line
 
 
 def names(titles: list[str]) -> str:
@@ -57,9 +88,25 @@ def names(titles: list[str]) -> str:
     return quoted[0] if len(quoted) == 1 else ", ".join(quoted[:-1]) + " and " + quoted[-1]
 
 
-def added(results: list[dict[str, Any]]) -> str:
+def _details(result: dict[str, Any], now: datetime | None) -> str:
+    """', due tomorrow at 3:00 PM, repeating, high priority, tagged #work' for a new task."""
+    said = []
+    if result.get("due_at") and now is not None:
+        said.append(friendly_due(result["due_at"], now))
+    if result.get("recurrence"):
+        said.append("repeating")
+    if result.get("priority") in {"high", "low"}:
+        said.append(f"{result['priority']} priority")
+    if result.get("tags"):
+        said.append("tagged " + " ".join(f"#{t}" for t in result["tags"]))
+    return "".join(", " + s for s in said)
+
+
+def added(results: list[dict[str, Any]], now: datetime | None = None) -> str:
     if len(results) == 1:
-        return f'Added "{results[0]["title"]}" to your list (task {results[0]["task_id"]}).'
+        task = results[0]
+        details = _details(task, now)
+        return f'Added "{task["title"]}" to your list (task {task["task_id"]}{details}).'
     ids = ", ".join(str(r["task_id"]) for r in results)
     return f"Added {names([r['title'] for r in results])} to your list (tasks {ids})."
 
@@ -79,6 +126,11 @@ def deleted(titles: list[str]) -> str:
 
 def renamed(result: dict[str, Any]) -> str:
     return f'Renamed task {result["task_id"]} to "{result["title"]}".'
+
+
+def details_changed(result: dict[str, Any], now: datetime) -> str:
+    said = _details(result, now).removeprefix(", ")
+    return f'Updated "{result["title"]}" (task {result["task_id"]}): {said}.'
 
 
 def described(result: dict[str, Any]) -> str:
@@ -131,7 +183,17 @@ def what_to_do_with(task: str) -> str:
     )
 
 
-def listing(status: str, tasks: list[dict[str, Any]]) -> str:
+def due_listing(window: str, tasks: list[dict[str, Any]], now: datetime) -> str:
+    if not tasks:
+        return "Nothing is overdue. 🎉" if window == "overdue" else f"Nothing is due {window}. 🎉"
+    if window == "overdue":
+        header = f"You have {plural(len(tasks), 'overdue task')}:"
+    else:
+        header = f"{plural(len(tasks), 'task')} due {window}:"
+    return header + "\n" + "\n".join(task_line(t, now) for t in tasks)
+
+
+def listing(status: str, tasks: list[dict[str, Any]], now: datetime | None = None) -> str:
     if not tasks:
         return {
             "all": 'Your list is empty. Say "Add a task to …" to start one.',
@@ -145,4 +207,4 @@ def listing(status: str, tasks: list[dict[str, Any]]) -> str:
     else:
         done = sum(1 for t in tasks if t["completed"])
         header = f"You have {plural(len(tasks), 'task')}" + (f" ({done} done):" if done else ":")
-    return header + "\n" + "\n".join(task_line(t) for t in tasks)
+    return header + "\n" + "\n".join(task_line(t, now) for t in tasks)

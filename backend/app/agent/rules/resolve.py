@@ -13,6 +13,7 @@
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from backend.app.agent.base import HistoryMessage
@@ -87,6 +88,7 @@ class Action:
 DELETE = Action("delete", "delete task {id}")
 COMPLETE = Action("mark as complete", "mark task {id} as complete", prefer_open=True)
 DESCRIBE = Action("update", "set the description of task {id} to …")
+RESCHEDULE = Action("change", "move task {id} to friday", prefer_open=True)
 
 
 def rename(title: str) -> Action:
@@ -95,10 +97,12 @@ def rename(title: str) -> Action:
 
 @dataclass
 class Turn:
-    """What a handler may use: the tools (its only way to act) and the earlier messages."""
+    """What a handler may use: the tools (its only way to act), the earlier messages, and the
+    current time in the user's zone."""
 
     tools: ToolRunner
     history: Sequence[HistoryMessage]
+    now: datetime
 
 
 def error_code(result: Any) -> str | None:

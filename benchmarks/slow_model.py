@@ -29,6 +29,7 @@ import time
 
 import httpx
 
+from backend.app.config import normalize_database_url
 from benchmarks.load import (
     bearer,
     benchmark_server,
@@ -278,7 +279,9 @@ def main() -> None:
     kinds = args.kinds.split(",")
     delay_s = float(os.environ.get("BENCH_MODEL_DELAY_S", 10))
 
-    url = os.environ.get("BENCH_DATABASE_URL") or f"sqlite:///{tempfile.mkdtemp()}/bench.db"
+    url = normalize_database_url(
+        os.environ.get("BENCH_DATABASE_URL") or f"sqlite:///{tempfile.mkdtemp()}/bench.db"
+    )
     create_database_if_missing(url)
     prepare_database(url)
     conversation_id = seed(url)

@@ -8,7 +8,8 @@ from fastapi.testclient import TestClient
 from sqlalchemy import Engine, insert
 from sqlmodel import Session
 
-from backend.app.account.export import BATCH_SIZE, stream_account_export
+from backend.app.account.export import stream_account_export
+from backend.app.batches import BATCH_SIZE
 from backend.app.models import Conversation, Message, Task, User
 from tests.conftest import auth
 from tests.usage.seeding import seed_turn, usage

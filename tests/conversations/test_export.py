@@ -11,7 +11,7 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine, insert
 
-from backend.app.conversations.export import BATCH_SIZE
+from backend.app.batches import BATCH_SIZE
 from backend.app.models import Message
 from tests.conftest import auth
 

@@ -17,11 +17,11 @@ from sqlalchemy import Engine, tuple_
 from sqlmodel import Session, col, select
 
 from backend.app.account.schemas import UserPublic
+from backend.app.batches import keyset_batches
 from backend.app.conversations.schemas import ConversationPublic, MessagePublic
 from backend.app.models import Conversation, Message, Task, User
 from backend.app.tasks.schemas import TaskPublic
 
-BATCH_SIZE = 500
 MEDIA_TYPE = "application/x-ndjson"
 FILENAME = "todo-chat-export.ndjson"
 
@@ -46,39 +46,31 @@ def _line(kind: str, row: BaseModel) -> bytes:
 
 
 def _task_batches(engine: Engine, user_id: str) -> Iterator[list[TaskPublic]]:
-    after_id = 0
-    while True:
-        with Session(engine) as session:
-            rows = session.exec(
-                select(Task)
-                .where(Task.user_id == user_id, col(Task.id) > after_id)
-                .order_by(col(Task.id))
-                .limit(BATCH_SIZE)
-            ).all()
-            batch = [TaskPublic.model_validate(row) for row in rows]
-        if batch:
-            yield batch
-        if len(batch) < BATCH_SIZE:
-            return
-        after_id = batch[-1].id
+    return keyset_batches(
+        engine,
+        lambda after_id: (
+            select(Task)
+            .where(Task.user_id == user_id, col(Task.id) > after_id)
+            .order_by(col(Task.id))
+        ),
+        TaskPublic,
+        key=lambda task: task.id,
+        start=0,
+    )
 
 
 def _conversation_batches(engine: Engine, user_id: str) -> Iterator[list[ConversationPublic]]:
-    after_id = 0
-    while True:
-        with Session(engine) as session:
-            rows = session.exec(
-                select(Conversation)
-                .where(Conversation.user_id == user_id, col(Conversation.id) > after_id)
-                .order_by(col(Conversation.id))
-                .limit(BATCH_SIZE)
-            ).all()
-            batch = [ConversationPublic.model_validate(row) for row in rows]
-        if batch:
-            yield batch
-        if len(batch) < BATCH_SIZE:
-            return
-        after_id = batch[-1].id
+    return keyset_batches(
+        engine,
+        lambda after_id: (
+            select(Conversation)
+            .where(Conversation.user_id == user_id, col(Conversation.id) > after_id)
+            .order_by(col(Conversation.id))
+        ),
+        ConversationPublic,
+        key=lambda conversation: conversation.id,
+        start=0,
+    )
 
 
 def _conversations_with_messages(
@@ -105,22 +97,18 @@ def _message_batches(
 ) -> Iterator[list[MessagePublic]]:
     """The messages of these conversations, by (conversation_id, id), BATCH_SIZE at a time:
     the (conversation_id, id) index serves each batch, whatever the user's other history."""
-    after = (0, 0)
-    while True:
-        with Session(engine) as session:
-            rows = session.exec(
-                select(Message)
-                .where(
-                    col(Message.conversation_id).in_(conversation_ids),
-                    Message.user_id == user_id,
-                    tuple_(Message.conversation_id, Message.id) > after,
-                )
-                .order_by(col(Message.conversation_id), col(Message.id))
-                .limit(BATCH_SIZE)
-            ).all()
-            batch = [MessagePublic.model_validate(row) for row in rows]
-        if batch:
-            yield batch
-        if len(batch) < BATCH_SIZE:
-            return
-        after = (batch[-1].conversation_id, batch[-1].id)
+    return keyset_batches(
+        engine,
+        lambda after: (
+            select(Message)
+            .where(
+                col(Message.conversation_id).in_(conversation_ids),
+                Message.user_id == user_id,
+                tuple_(Message.conversation_id, Message.id) > after,
+            )
+            .order_by(col(Message.conversation_id), col(Message.id))
+        ),
+        MessagePublic,
+        key=lambda message: (message.conversation_id, message.id),
+        start=(0, 0),
+    )

@@ -13,8 +13,9 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import Engine
-from sqlmodel import Session, select
+from sqlmodel import select
 
+from backend.app.batches import keyset_batches
 from backend.app.conversations.schemas import (
     ConversationPublic,
     ExportFormat,
@@ -23,7 +24,6 @@ from backend.app.conversations.schemas import (
 )
 from backend.app.models import Conversation, Message
 
-BATCH_SIZE = 500
 MEDIA_TYPES = {
     ExportFormat.json: "application/json",
     ExportFormat.markdown: "text/markdown; charset=utf-8",
@@ -63,25 +63,21 @@ def message_batches(
     engine: Engine, user_id: str, conversation_id: int
 ) -> Iterator[list[MessagePublic]]:
     """The conversation's messages oldest first, BATCH_SIZE at a time, by keyset on the id."""
-    after_id = 0
-    while True:
-        with Session(engine) as session:
-            rows = session.exec(
-                select(Message)
-                .where(
-                    Message.conversation_id == conversation_id,
-                    Message.user_id == user_id,
-                    Message.id > after_id,
-                )
-                .order_by(Message.id)
-                .limit(BATCH_SIZE)
-            ).all()
-            batch = [MessagePublic.model_validate(row) for row in rows]
-        if batch:
-            yield batch
-        if len(batch) < BATCH_SIZE:
-            return
-        after_id = batch[-1].id
+    return keyset_batches(
+        engine,
+        lambda after_id: (
+            select(Message)
+            .where(
+                Message.conversation_id == conversation_id,
+                Message.user_id == user_id,
+                Message.id > after_id,
+            )
+            .order_by(Message.id)
+        ),
+        MessagePublic,
+        key=lambda message: message.id,
+        start=0,
+    )
 
 
 def _json(

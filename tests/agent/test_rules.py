@@ -83,7 +83,7 @@ def turn_history(message: str, reply: str, tools: ToolRunner) -> list[HistoryMes
     """The history a chat turn would store: the user message and the reply with its calls."""
     return [
         HistoryMessage("user", message),
-        HistoryMessage("assistant", reply, [call.as_dict() for call in tools.calls]),
+        HistoryMessage("assistant", reply, [call.model_dump() for call in tools.calls]),
     ]
 
 

@@ -376,6 +376,9 @@ def test_a_model_that_hangs_is_a_504_within_the_time_out(
         ("{not json", "the arguments were not valid JSON"),
         ('["Buy milk"]', "the arguments must be a JSON object"),
         ('{"name": "Buy milk"}', "invalid arguments"),
+        # Python's json reads these; stored, they would break every later listing.
+        ('{"title": NaN}', "the arguments were not valid JSON"),
+        ('{"title": "Buy milk", "n": -Infinity}', "the arguments were not valid JSON"),
     ],
 )
 def test_bad_tool_arguments_become_an_error_result(
@@ -408,6 +411,25 @@ def test_an_unknown_tool_becomes_an_error_result(
     assert response.status_code == 200
     [call] = response.json()["tool_calls"]
     assert call["result"] == {"error": "unknown tool 'drop_database'", "code": "unknown_tool"}
+
+
+@pytest.mark.parametrize(
+    ("asked_name", "stored_name"),
+    [("", "(no name)"), ("x" * 300, "x" * 100), ("add\x00task", "addtask")],
+)
+def test_a_tool_name_no_tool_has_is_answered_and_stored_readable(
+    client: TestClient, fake_model: FakeModelServer, asked_name: str, stored_name: str
+) -> None:
+    fake_model.push(calls(tool_call(asked_name, {})), answer("Sorry, that went wrong."))
+
+    response = chat(client, "Add milk")
+
+    assert response.status_code == 200, response.text
+    [call] = response.json()["tool_calls"]
+    assert call["name"] == stored_name
+    assert call["result"]["code"] == "unknown_tool"
+    [_, stored] = messages(client, response.json()["conversation_id"])
+    assert stored["tool_calls"] == response.json()["tool_calls"]
 
 
 def test_the_model_cannot_touch_another_users_task(

@@ -173,12 +173,20 @@ class _Usage:
         }
 
 
+def _refuse_constant(constant: str) -> None:
+    # Python's json reads NaN and Infinity, which JSON has not: stored, they would break every
+    # later listing of the conversation.
+    raise ValueError(f"{constant} is not a JSON value")
+
+
 def _parse_arguments(raw: str | None) -> tuple[dict[str, Any], str | None]:
     """The model's JSON arguments, or an error sentence the model gets back as the result."""
     try:
-        arguments = json.loads(raw or "{}")
+        arguments = json.loads(raw or "{}", parse_constant=_refuse_constant)
     except json.JSONDecodeError as exc:
         return {}, f"the arguments were not valid JSON ({exc.msg})"
+    except ValueError as exc:
+        return {}, f"the arguments were not valid JSON ({exc})"
     if not isinstance(arguments, dict):
         return {}, "the arguments must be a JSON object"
     return arguments, None

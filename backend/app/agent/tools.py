@@ -23,6 +23,7 @@ from backend.app.tasks import service as task_service
 from backend.app.tasks.schemas import NEEDS_DUE, Tags, TaskStatus, normalise_tag
 from backend.app.text import Description, Title
 from backend.app.timezones import DEFAULT_TIMEZONE, zone
+from backend.app.tool_calls import ToolCall
 
 logger = logging.getLogger(__name__)
 
@@ -36,18 +37,6 @@ class ToolContext:
     # The turn's IANA time zone: how a date-only `due_at` and a naive time are read, and how
     # due dates are shown back to the model.
     timezone: str = DEFAULT_TIMEZONE
-
-
-@dataclass
-class ToolCall:
-    """One executed call, as stored in `messages.tool_calls` and returned by the chat API."""
-
-    name: str
-    arguments: dict[str, Any]
-    result: Any
-
-    def as_dict(self) -> dict[str, Any]:
-        return {"name": self.name, "arguments": self.arguments, "result": self.result}
 
 
 class _Arguments(BaseModel):
@@ -314,7 +303,7 @@ class ToolCallLog:
 
     def record(self, name: str, arguments: dict[str, Any], result: Any) -> None:
         """Record a call (also one answered without running, e.g. unparseable arguments)."""
-        call = ToolCall(name=name, arguments=arguments, result=result)
+        call = ToolCall.made(name, arguments, result)
         self.calls.append(call)
         if self.on_call is not None:
             self.on_call(call)

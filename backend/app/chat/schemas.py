@@ -4,10 +4,10 @@ from typing import Annotated
 
 from pydantic import BaseModel, Field, StringConstraints
 
-from backend.app.conversations.schemas import ToolCallPublic
 from backend.app.ids import MAX_ID
 from backend.app.text import CHAT_MESSAGE_MAX, NoNulStr
 from backend.app.timezones import DEFAULT_TIMEZONE, TimezoneName
+from backend.app.tool_calls import ToolCall
 
 
 class ChatRequest(BaseModel):
@@ -25,7 +25,7 @@ class ChatRequest(BaseModel):
 class ChatResponse(BaseModel):
     conversation_id: int
     response: str
-    tool_calls: list[ToolCallPublic]
+    tool_calls: list[ToolCall]
     message_id: int = Field(description="The id of the stored assistant message.")
     turn_id: str = Field(
         description="This turn's id: follow or resume it at /chat/turns/{turn_id}/events."

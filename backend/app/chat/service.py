@@ -260,7 +260,7 @@ class ChatTurns:
             engine=self._engine,
             user_id=turn.user_id,
             timezone=turn.request.timezone,
-            on_call=lambda call: log.append("tool_call", call.as_dict()),
+            on_call=lambda call: log.append("tool_call", call.model_dump(mode="json")),
         )
         running = self._running[turn.turn_id]
         running.agent_task = asyncio.create_task(

@@ -23,12 +23,13 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
 from backend.app.agent.base import AgentReply, HistoryMessage, SyncAgent
-from backend.app.agent.tools import ToolCall, ToolContext, ToolRunner
+from backend.app.agent.tools import ToolContext, ToolRunner
 from backend.app.chat.schemas import ChatRequest, ChatResponse
 from backend.app.conversations import service as conversation_service
 from backend.app.errors import Conflict, NotFound
 from backend.app.models import Conversation, IdempotencyKey, Message
 from backend.app.text import TITLE_FROM_MESSAGE_MAX
+from backend.app.tool_calls import ToolCall
 from backend.app.usage import service as usage_service
 
 
@@ -164,12 +165,11 @@ def finish_turn(
                 f"conversation {turn.conversation_id} was deleted before the answer was ready",
                 conversation_id=turn.conversation_id,
             )
-        tool_calls = [call.as_dict() for call in calls]
         message = conversation_service.new_message(
             conversation,
             "assistant",
             reply.text,
-            tool_calls,
+            [call.model_dump() for call in calls],
             turn_id=turn.turn_id,
             stopped=stopped,
         )
@@ -180,7 +180,7 @@ def finish_turn(
         response = ChatResponse(
             conversation_id=turn.conversation_id,
             response=reply.text,
-            tool_calls=tool_calls,
+            tool_calls=calls,
             message_id=message.id,
             turn_id=turn.turn_id,
             stopped=stopped,

@@ -16,13 +16,9 @@ from sqlalchemy import Engine
 from sqlmodel import select
 
 from backend.app.batches import keyset_batches
-from backend.app.conversations.schemas import (
-    ConversationPublic,
-    ExportFormat,
-    MessagePublic,
-    ToolCallPublic,
-)
+from backend.app.conversations.schemas import ConversationPublic, ExportFormat, MessagePublic
 from backend.app.models import Conversation, Message
+from backend.app.tool_calls import ToolCall
 
 MEDIA_TYPES = {
     ExportFormat.json: "application/json",
@@ -119,7 +115,7 @@ def escape_markdown(text: str) -> str:
     return text.replace("<", "&lt;").replace(">", "&gt;")
 
 
-def tool_call_line(call: ToolCallPublic) -> str:
+def tool_call_line(call: ToolCall) -> str:
     """`add_task(title="Buy groceries") → created #4`, escaped for Markdown."""
     arguments = ", ".join(
         f"{_one_line(str(name))}={_compact(value)}"

@@ -16,7 +16,8 @@ from pydantic import (
 )
 from pydantic.json_schema import SkipJsonSchema
 
-from backend.app.text import MESSAGE_CONTENT_MAX, TOOL_NAME_MAX, NoNulStr, Title
+from backend.app.text import MESSAGE_CONTENT_MAX, NoNulStr, Title
+from backend.app.tool_calls import ToolCall
 from backend.app.usage.schemas import TurnUsage
 
 MessageContent = Annotated[
@@ -81,12 +82,6 @@ class ConversationPublic(BaseModel):
     updated_at: datetime
 
 
-class ToolCallPublic(BaseModel):
-    name: Annotated[NoNulStr, StringConstraints(min_length=1, max_length=TOOL_NAME_MAX)]
-    arguments: dict[str, Any] = Field(default_factory=dict)
-    result: Any = None
-
-
 # Real tool arguments and results nest a few levels; far below pydantic's serialisation limit.
 TOOL_CALL_MAX_DEPTH = 64
 
@@ -118,11 +113,11 @@ def _json_problem(value: Any, depth: int = 0) -> str | None:
 class MessageCreate(BaseModel):
     role: Literal["user", "assistant"]
     content: MessageContent
-    tool_calls: list[ToolCallPublic] | None = None
+    tool_calls: list[ToolCall] | None = None
 
     @field_validator("tool_calls")
     @classmethod
-    def _round_trips_as_json(cls, calls: list[ToolCallPublic] | None) -> object:
+    def _round_trips_as_json(cls, calls: list[ToolCall] | None) -> object:
         # Unchecked, a NaN, a lone surrogate or a 900-level nesting was stored and then broke
         # every later listing of the conversation. (The 422 handler in main.py makes the echo
         # of such input renderable.)
@@ -140,7 +135,7 @@ class MessagePublic(BaseModel):
     user_id: str
     role: Literal["user", "assistant"]
     content: str
-    tool_calls: list[ToolCallPublic] | None
+    tool_calls: list[ToolCall] | None
     # The model's token counts of the chat turn that wrote this assistant message; null when
     # no model was called (the built-in agent) and on messages not written by a turn.
     usage: TurnUsage | None = None

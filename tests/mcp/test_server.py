@@ -378,3 +378,33 @@ def test_the_endpoint_serves_each_time_the_app_starts(make_app) -> None:
     stopped = TestClient(app).post("/mcp", **request)
     assert stopped.status_code == 503
     assert "detail" in stopped.json()
+
+
+def authorization_headers() -> list[Any]:
+    token = make_token("alice")
+    return [
+        pytest.param("", id="empty"),
+        pytest.param("Basic YWxpY2U6cHc=", id="basic"),
+        pytest.param("Bearer", id="scheme-only"),
+        pytest.param(f"Token {token}", id="other-scheme"),
+        pytest.param(f"bearer {token}", id="lower-case-scheme"),
+        pytest.param(f"BEARER   {token}", id="spaces-before-the-token"),
+        pytest.param(f"Bearer {token} x", id="two-words"),
+    ]
+
+
+@pytest.mark.parametrize("authorization", authorization_headers())
+def test_rest_and_mcp_read_the_authorization_header_alike(server: str, authorization: str) -> None:
+    rest = httpx.get(f"{server}/api/alice/tasks", headers={"Authorization": authorization})
+    over_mcp = httpx.post(
+        f"{server}/mcp",
+        json=rpc("tools/call", {"name": "list_tasks", "arguments": {}}),
+        headers={**JSON_RPC_HEADERS, "Authorization": authorization},
+    )
+
+    assert rest.status_code == over_mcp.status_code, (rest.text, over_mcp.text)
+    if rest.status_code == 401:
+        assert rest.json()["detail"] == over_mcp.json()["detail"]
+    else:
+        assert rest.status_code == 200
+        assert over_mcp.json()["result"]["isError"] is False

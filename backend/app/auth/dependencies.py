@@ -4,30 +4,23 @@ from typing import Annotated
 
 from fastapi import Depends, Path, Request
 from fastapi.concurrency import run_in_threadpool
-from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from fastapi.security import HTTPAuthorizationCredentials
 
 from backend.app.auth import service as auth_service
+from backend.app.auth.bearer import bearer_scheme
 from backend.app.auth.security import Identity, TokenVerifier
 from backend.app.deps import SessionDep
-from backend.app.errors import Forbidden, Unauthorized
+from backend.app.errors import Forbidden
 from backend.app.models import User
-
-bearer_scheme = HTTPBearer(
-    auto_error=False, description="A JWT from the auth server (or POST /api/auth/dev-token)."
-)
 
 
 async def get_identity(
     request: Request,
-    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer_scheme)],
+    credentials: Annotated[HTTPAuthorizationCredentials, Depends(bearer_scheme)],
 ) -> Identity:
     """Verify the bearer token. A token that may need the JWKS downloaded is verified in a
     worker thread (PyJWKClient blocks); an HS256 one is CPU work alone and is verified here,
     on the event loop, sparing a thread hand-off on every request."""
-    if credentials is None:
-        if request.headers.get("Authorization"):
-            raise Unauthorized("The Authorization header must be 'Bearer <token>'.")
-        raise Unauthorized("Missing bearer token: send 'Authorization: Bearer <token>'.")
     verifier: TokenVerifier = request.app.state.token_verifier
     token = credentials.credentials
     if verifier.may_fetch_keys(token):

@@ -36,9 +36,10 @@ from starlette.types import Receive, Scope, Send
 
 from backend.app.agent.tools import TOOLS, ToolContext, execute_tool
 from backend.app.auth import service as auth_service
+from backend.app.auth.bearer import bearer_token
 from backend.app.auth.security import Identity, TokenVerifier
 from backend.app.config import Settings
-from backend.app.errors import AppError, Unauthorized
+from backend.app.errors import AppError
 from backend.app.health.diagnosis import misconfiguration
 from backend.app.mcp.discovery import bearer_challenge, include_discovery
 
@@ -128,16 +129,6 @@ def build_server(engine: Engine) -> Server:
     )
 
 
-def _bearer_token(scope: Scope) -> str | None:
-    for key, value in scope["headers"]:
-        if key == b"authorization":
-            scheme, _, token = value.decode("latin-1").partition(" ")
-            if scheme.lower() != "bearer" or not token.strip():
-                raise Unauthorized("The Authorization header must be 'Bearer <token>'.")
-            return token.strip()
-    return None
-
-
 class McpEndpoint:
     """The ASGI endpoint at /mcp: the bearer token first, then the SDK's Streamable HTTP transport.
 
@@ -196,9 +187,7 @@ class McpEndpoint:
     async def _authenticate(self, scope: Scope) -> Response | None:
         """Put the caller's identity in the scope, or return the 401/503 to answer instead."""
         try:
-            token = _bearer_token(scope)
-            if token is None:
-                raise Unauthorized("Missing bearer token: send 'Authorization: Bearer <token>'.")
+            token = bearer_token(HTTPConnection(scope))
             verifier: TokenVerifier = scope["app"].state.token_verifier
             # PyJWKClient blocks on a JWKS download: keep it off the event loop.
             identity = await anyio.to_thread.run_sync(verifier.verify, token)

@@ -1,8 +1,9 @@
 """Load on a real server: throughput, latency, memory, a slow model, and a profile. Prints tables.
 
 Starts `python -m uvicorn` on 127.0.0.1 (a fresh SQLite file, or BENCH_DATABASE_URL on a local
-PostgreSQL — its tables are dropped and recreated) with AGENT=openai pointed at a local fake model
-(tests/fakes.py), then, with N client threads (keep-alive connections, nothing but 127.0.0.1):
+PostgreSQL — its tables are dropped and recreated) with AGENT=openai pointed at a local fake
+model (testkit/model_server.py), then, with N client threads (keep-alive connections, nothing but
+127.0.0.1):
 
 1. throughput: `/health`, the message page, the task list and the chat turn, each for a fixed
    time: requests/s, p50/p99 latency, errors, and p50 as a ratio of `/health`'s p50 (the
@@ -48,8 +49,8 @@ from backend.app.config import DEV_JWT_SECRET, Settings, normalize_database_url
 from backend.app.db import make_engine
 from backend.app.models import Task, User
 from benchmarks.pages import prepare_database, seed_conversation
-from tests.fakes import FakeModelServer, ModelReply
-from tests.servers import server_process
+from testkit.model_server import FakeModelServer, ModelReply
+from testkit.processes import server_process
 
 ROOT = Path(__file__).resolve().parents[1]
 LOCAL_HOSTS = {None, "", "127.0.0.1", "localhost", "::1"}
@@ -69,7 +70,7 @@ PROFILE_LINES = int(os.environ.get("BENCH_PROFILE_LINES", 40))
 
 
 class EndlessModel(FakeModelServer):
-    """tests/fakes.py's model server without a script: every request gets the same short
+    """testkit/model_server.py's model server without a script: every request gets the same short
     answer after `delay_s` seconds, and nothing is kept (a long run must not grow it)."""
 
     delay_s = 0.0

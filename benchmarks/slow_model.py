@@ -39,7 +39,7 @@ from benchmarks.load import (
     table,
 )
 from benchmarks.pages import prepare_database
-from tests.fakes import FakeModelServer, answer, hang, slowly
+from testkit.model_server import FakeModelServer, answer, hang, slowly
 
 REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/0")
 RESUMED_REPLY = " ".join(f"word{n}" for n in range(60))  # streamed 4 characters a chunk

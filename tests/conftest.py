@@ -24,7 +24,7 @@ from sqlmodel import Session, SQLModel
 from backend.app.config import DEV_JWT_SECRET, Settings, normalize_database_url
 from backend.app.db import make_engine
 from backend.app.main import create_app
-from tests.fakes import FakeModelServer
+from testkit.model_server import FakeModelServer
 
 ROOT = Path(__file__).resolve().parents[1]
 

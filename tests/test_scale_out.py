@@ -13,8 +13,8 @@ import httpx
 import pytest
 from alembic import command
 
+from testkit.processes import running_servers
 from tests.conftest import alembic_config, make_token, throwaway_postgres_database
-from tests.servers import running_servers
 
 SECRET = "scale-out-test-secret-that-is-long-enough"
 LIMIT = 4  # turns a minute, per user

@@ -5,7 +5,7 @@ from collections.abc import Callable, Iterator
 import pytest
 from fastapi import FastAPI
 
-from tests.fakes import JwksServer, SigningKey, make_signing_key
+from testkit.auth_server import JwksServer, SigningKey, make_signing_key
 
 ALGORITHMS = ("EdDSA", "RS256", "ES256")
 

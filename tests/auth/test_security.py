@@ -19,9 +19,7 @@ from sqlmodel import Session, select
 
 from backend.app.config import DEV_JWT_SECRET
 from backend.app.models import User
-from tests.auth.conftest import ALGORITHMS
-from tests.conftest import auth, make_token
-from tests.fakes import (
+from testkit.auth_server import (
     JwksServer,
     SigningKey,
     handmade_token,
@@ -29,6 +27,8 @@ from tests.fakes import (
     make_signing_key,
     token_claims,
 )
+from tests.auth.conftest import ALGORITHMS
+from tests.conftest import auth, make_token
 
 PROBE = "/api/alice/tasks"
 ISSUER = "https://auth.example.com"

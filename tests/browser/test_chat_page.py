@@ -1,5 +1,5 @@
 """The built-in chat page at `/`, used as a person would: in headless Chromium, against a real
-uvicorn server (tests/servers.py) on the test database.
+uvicorn server (testkit/processes.py) on the test database.
 
 Fixtures are in conftest.py beside this file: `base_url` is a shared development server,
 `serve(**settings)` starts one of a test's own, `page` is a fresh browser tab, `watch` records
@@ -13,9 +13,9 @@ from typing import Any
 import httpx
 
 from backend.app.agent.openai_loop import MAX_RETRIES
+from testkit.model_server import FakeModelServer, server_error
 from tests.browser.conftest import PageWatch
 from tests.conftest import make_token
-from tests.fakes import FakeModelServer, server_error
 
 try:
     from playwright.sync_api import expect

@@ -13,10 +13,10 @@ from typing import Any
 
 import httpx
 
+from testkit.model_server import FakeModelServer, answer
 from tests.browser.test_chat_page import send, sign_in
 from tests.browser.test_look import assert_accessible
 from tests.conftest import make_token
-from tests.fakes import FakeModelServer, answer
 
 try:
     from playwright.sync_api import expect

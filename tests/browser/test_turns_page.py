@@ -1,6 +1,6 @@
 """Stopping a reply and getting it back after a reload, in the chat page (API.md, "Turns: resume
-and stop"), against a server whose model is the fake one in tests/fakes.py: it writes a first
-sentence, calls a tool, then thinks for a long time before the rest.
+and stop"), against a server whose model is the fake one in testkit/model_server.py: it writes a
+first sentence, calls a tool, then thinks for a long time before the rest.
 """
 
 import json
@@ -10,8 +10,8 @@ from typing import Any
 
 import httpx
 
+from testkit.model_server import FakeModelServer, answer, calls, hang, tool_call
 from tests.browser.test_chat_page import message_box, sign_in
-from tests.fakes import FakeModelServer, answer, calls, hang, tool_call
 
 try:
     from playwright.sync_api import expect

@@ -14,8 +14,8 @@ from fastapi.testclient import TestClient
 
 from backend.app.agent.openai_loop import MAX_RETRIES, NO_ANSWER
 from backend.app.agent.prompts import SYSTEM_PROMPT
+from testkit.model_server import FakeModelServer, answer, calls, hang, server_error, tool_call
 from tests.conftest import auth
-from tests.fakes import FakeModelServer, answer, calls, hang, server_error, tool_call
 
 ALICE = auth("alice")
 BOB = auth("bob")

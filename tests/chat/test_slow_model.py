@@ -19,9 +19,9 @@ from sqlmodel import Session
 
 from backend.app.chat.service import SHUTDOWN_GRACE_S
 from backend.app.models import Conversation, Message, User
+from testkit.model_server import FakeModelServer, answer, hang
+from testkit.processes import server_process
 from tests.conftest import auth
-from tests.fakes import FakeModelServer, answer, hang
-from tests.servers import server_process
 
 MODEL_DELAY_S = 8.0
 TURNS_PER_KIND = 200  # streamed, and as many JSON turns

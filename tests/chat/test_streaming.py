@@ -18,9 +18,9 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 from backend.app.agent.openai_loop import NO_ANSWER
+from testkit.model_server import FakeModelServer, answer, calls, hang, server_error, tool_call
+from testkit.processes import running_server
 from tests.conftest import auth
-from tests.fakes import FakeModelServer, answer, calls, hang, server_error, tool_call
-from tests.servers import running_server
 
 ALICE = auth("alice")
 BOB = auth("bob")

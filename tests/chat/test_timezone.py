@@ -6,8 +6,8 @@ import pytest
 from fastapi.testclient import TestClient
 
 from backend.app.main import create_app
+from testkit.model_server import FakeModelServer, answer, calls, tool_call
 from tests.conftest import auth
-from tests.fakes import FakeModelServer, answer, calls, tool_call
 
 CHAT = "/api/alice/chat"
 

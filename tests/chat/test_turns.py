@@ -21,9 +21,9 @@ from alembic import command
 from fastapi.testclient import TestClient
 
 from backend.app.chat.service import STOPPED_BEFORE_ANSWERING
+from testkit.model_server import FakeModelServer, answer, calls, hang, server_error, tool_call
+from testkit.processes import running_server, running_servers
 from tests.conftest import alembic_config, auth, service_missing, throwaway_postgres_database
-from tests.fakes import FakeModelServer, answer, calls, hang, server_error, tool_call
-from tests.servers import running_server, running_servers
 
 ALICE = auth("alice")
 EVENT_STREAM = {"Accept": "text/event-stream"}

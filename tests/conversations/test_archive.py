@@ -7,8 +7,8 @@ import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
+from testkit.model_server import FakeModelServer, server_error
 from tests.conftest import auth
-from tests.fakes import FakeModelServer, server_error
 
 CONVERSATIONS = "/api/alice/conversations"
 

@@ -19,8 +19,8 @@ from mcp.shared.exceptions import MCPError
 from sqlalchemy import Engine
 
 from backend.app.agent.tools import TOOLS
+from testkit.processes import running_server
 from tests.conftest import auth, make_token
-from tests.servers import running_server
 
 ERAS = ["legacy", "modern"]  # initialize handshake (2025-11-25) and server/discover (2026-07-28)
 JSON_RPC_HEADERS = {"Accept": "application/json, text/event-stream"}

@@ -5,7 +5,7 @@ from collections.abc import Iterator
 import pytest
 from sqlalchemy import Engine
 
-from tests.servers import running_server
+from testkit.processes import running_server
 
 
 @pytest.fixture(scope="session")

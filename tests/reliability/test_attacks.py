@@ -2,9 +2,9 @@
 
 Every attack is a write (create, change, delete, chat) against a database holding rows of alice
 and bob; a snapshot of every table before and after shows nothing moved. Tokens are forged with
-the helpers of tests/fakes.py, against an app that trusts both an HS256 secret and a real local
-JWKS server. Path traversal and oversized chunked bodies go over a raw socket to a real uvicorn
-server, so nothing between the attacker and the app tidies the request up first.
+the helpers of testkit/auth_server.py, against an app that trusts both an HS256 secret and a real
+local JWKS server. Path traversal and oversized chunked bodies go over a raw socket to a real
+uvicorn server, so nothing between the attacker and the app tidies the request up first.
 """
 
 import socket
@@ -20,8 +20,7 @@ from sqlalchemy import Engine, text
 from sqlmodel import Session, SQLModel
 
 from backend.app.models import Conversation, Message, Task, User
-from tests.conftest import auth, make_token
-from tests.fakes import (
+from testkit.auth_server import (
     JwksServer,
     SigningKey,
     handmade_token,
@@ -29,6 +28,7 @@ from tests.fakes import (
     make_signing_key,
     token_claims,
 )
+from tests.conftest import auth, make_token
 
 SECRET = "an-hs256-secret-of-the-auth-server-0123456789"
 MIB = 1024 * 1024

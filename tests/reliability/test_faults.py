@@ -24,18 +24,10 @@ from sqlmodel import Session, select
 
 from backend.app.db import make_engine
 from backend.app.models import Message, User
+from testkit.auth_server import JwksServer, make_signing_key
+from testkit.model_server import FakeModelServer, answer, calls, hang, server_error, tool_call
+from testkit.processes import running_server, server_process
 from tests.conftest import auth
-from tests.fakes import (
-    FakeModelServer,
-    JwksServer,
-    answer,
-    calls,
-    hang,
-    make_signing_key,
-    server_error,
-    tool_call,
-)
-from tests.servers import running_server, server_process
 
 ALICE = auth("alice")
 

@@ -14,8 +14,8 @@ import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
+from testkit.model_server import FakeModelServer, answer, calls, hang, tool_call
 from tests.conftest import auth
-from tests.fakes import FakeModelServer, answer, calls, hang, tool_call
 
 ALICE = auth("alice")
 

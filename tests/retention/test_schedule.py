@@ -17,9 +17,9 @@ from sqlmodel import Session, select
 
 from backend.app.db import make_engine
 from backend.app.models import JobRun
+from testkit.processes import running_servers
 from tests.conftest import alembic_config, make_token, throwaway_postgres_database
 from tests.retention.test_service import seed_conversation
-from tests.servers import running_servers
 
 SECRET = "retention-schedule-test-secret-long-enough"
 WAIT_S = 30.0

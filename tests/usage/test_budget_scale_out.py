@@ -11,8 +11,8 @@ import pytest
 from alembic import command
 
 from backend.app.db import make_engine
+from testkit.processes import running_servers
 from tests.conftest import alembic_config, make_token, throwaway_postgres_database
-from tests.servers import running_servers
 from tests.usage.seeding import seed_turn, usage
 
 SECRET = "budget-scale-out-test-secret-long-enough"

@@ -39,6 +39,8 @@ class ModelReply:
     delay_s: float = 0.0
     # Streamed: seconds between chunks, as a model writing its answer word by word.
     chunk_interval_s: float = 0.0
+    # Streamed: the connection drops after this many chunks (a model server that dies mid-way).
+    break_after_chunks: int | None = None
 
 
 def tool_call(
@@ -85,6 +87,15 @@ def hang(seconds: float, then: ModelReply | None = None) -> ModelReply:
 def slowly(reply: ModelReply, chunk_interval_s: float) -> ModelReply:
     """The same reply, streamed with a pause between chunks (a model still writing)."""
     return replace(reply, chunk_interval_s=chunk_interval_s)
+
+
+def broken_off(reply: ModelReply, after_chunks: int) -> ModelReply:
+    """The same reply, streamed, its connection cut after `after_chunks` chunks."""
+    return replace(reply, break_after_chunks=after_chunks)
+
+
+class StreamCut(Exception):
+    """Raised inside a streamed body to make uvicorn drop the connection mid-way."""
 
 
 @dataclass(frozen=True)
@@ -289,7 +300,9 @@ class FakeModelServer:
             include_usage = bool((body.get("stream_options") or {}).get("include_usage"))
             return StreamingResponse(
                 _iterate_bytes(
-                    self._stream_events(completion, include_usage), reply.chunk_interval_s
+                    self._stream_events(completion, include_usage),
+                    reply.chunk_interval_s,
+                    reply.break_after_chunks,
                 ),
                 media_type="text/event-stream",
             )
@@ -418,8 +431,12 @@ class FakeModelServer:
         )
 
 
-async def _iterate_bytes(chunks: list[bytes], interval_s: float) -> AsyncIterator[bytes]:
+async def _iterate_bytes(
+    chunks: list[bytes], interval_s: float, break_after: int | None = None
+) -> AsyncIterator[bytes]:
     for number, piece in enumerate(chunks):
+        if number == break_after:
+            raise StreamCut("the fake model drops the connection, as scripted")
         if interval_s and number:
             await asyncio.sleep(interval_s)
         yield piece

@@ -14,7 +14,15 @@ from fastapi.testclient import TestClient
 
 from backend.app.agent.openai_loop import MAX_RETRIES, NO_ANSWER
 from backend.app.agent.prompts import SYSTEM_PROMPT
-from testkit.model_server import FakeModelServer, answer, calls, hang, server_error, tool_call
+from testkit.model_server import (
+    FakeModelServer,
+    answer,
+    broken_off,
+    calls,
+    hang,
+    server_error,
+    tool_call,
+)
 from tests.conftest import auth
 
 ALICE = auth("alice")
@@ -250,6 +258,27 @@ def test_a_streamed_turn_tells_the_tool_call_and_the_answer(
 
 
 # -- the model failing -----------------------------------------------------------------------
+
+
+def test_a_model_stream_that_breaks_off_ends_the_turn_with_an_error_event(
+    client: TestClient, fake_model: FakeModelServer
+) -> None:
+    fake_model.push(broken_off(answer("Here is a long answer, word by word, until it stops."), 3))
+
+    response = client.post(
+        "/api/alice/chat",
+        json={"message": "Tell me a story"},
+        headers={**ALICE, "Accept": "text/event-stream"},
+    )
+
+    assert response.status_code == 200
+    events = parse_events(response.text)
+    name, error = events[-1]
+    assert name == "error", events
+    assert "the model's stream broke off" in error["detail"], error
+    assert len(fake_model.requests) == 1  # a stream cut mid-way is not asked again
+    stored = messages(client, error["conversation_id"])
+    assert [m["role"] for m in stored] == ["user"]  # kept; no half answer
 
 
 def test_a_failing_model_is_a_502_that_keeps_the_user_message(

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-import httpx
+import httpx2
 import openai
 from openai.types.chat import ChatCompletionMessage
 from openai.types.completion_usage import CompletionUsage
@@ -203,7 +203,7 @@ class OpenAIAgent:
             timeout=settings.agent_timeout_s,
             max_retries=MAX_RETRIES,
             http_client=openai.DefaultAsyncHttpxClient(
-                limits=httpx.Limits(
+                limits=httpx2.Limits(
                     max_connections=MAX_MODEL_CONNECTIONS,
                     max_keepalive_connections=MAX_IDLE_MODEL_CONNECTIONS,
                 )
@@ -318,12 +318,14 @@ class OpenAIAgent:
         put together from their indexed fragments, the usage comes in the last chunk."""
         reply = _Reply()
         calls: dict[int, _ModelCall] = {}
+        # Opening the stream fails as a request does (model_failure says why, after the SDK's
+        # retries); once it is open, whatever cuts it is the stream breaking off.
+        stream = await self._client.chat.completions.create(
+            **self._request(messages, offer_tools),
+            stream=True,
+            stream_options={"include_usage": True},
+        )
         try:
-            stream = await self._client.chat.completions.create(
-                **self._request(messages, offer_tools),
-                stream=True,
-                stream_options={"include_usage": True},
-            )
             async with stream:
                 async for chunk in stream:
                     if chunk.usage is not None:
@@ -347,9 +349,9 @@ class OpenAIAgent:
                         if fragment.function is not None:
                             call.name += fragment.function.name or ""
                             call.arguments += fragment.function.arguments or ""
-        except (openai.APIStatusError, openai.APIConnectionError):
-            raise  # the request itself failed (after the SDK's retries): model_failure says it
-        except (openai.APIError, httpx.HTTPError, OSError, ValueError) as exc:
+        except openai.APITimeoutError:
+            raise  # the turn's deadline, as for a request: a 504
+        except (openai.APIError, httpx2.HTTPError, OSError, ValueError) as exc:
             raise AgentError(f"the model's stream broke off ({type(exc).__name__})") from None
         reply.tool_calls = [calls[index] for index in sorted(calls)]
         for number, call in enumerate(reply.tool_calls):

@@ -14,6 +14,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
 
+from typing_extensions import TypeIs
+
 from backend.app.agent.tools import AsyncToolRunner, ToolRunner
 
 
@@ -89,6 +91,6 @@ class AsyncAgent(Protocol):
 Agent = SyncAgent | AsyncAgent
 
 
-def is_async_agent(agent: Agent) -> bool:
+def is_async_agent(agent: Agent) -> TypeIs[AsyncAgent]:
     """Whether the agent waits on something (awaited) or only computes (run in a thread)."""
     return inspect.iscoroutinefunction(agent.run)

@@ -19,6 +19,7 @@ from sqlmodel import Session
 
 from backend.app.agent.tool_times import DateMeans, ToolRule, ToolTime, when
 from backend.app.errors import NotFound
+from backend.app.models import Task
 from backend.app.tasks import service as task_service
 from backend.app.tasks.schemas import NEEDS_DUE, Tags, TaskStatus, normalise_tag
 from backend.app.text import Description, Title
@@ -108,7 +109,7 @@ class UpdateTaskArguments(TaskIdArguments):
     )
 
 
-def _changed(task, status: str) -> dict[str, Any]:
+def _changed(task: Task, status: str) -> dict[str, Any]:
     return {"task_id": task.id, "status": status, "title": task.title}
 
 
@@ -299,7 +300,7 @@ class ToolCallLog:
     as it completes (the streamed turn emits it as a `tool_call` event)."""
 
     calls: list[ToolCall] = field(default_factory=list)
-    on_call: Callable[[ToolCall], None] | None = None
+    on_call: Callable[[ToolCall], object] | None = None
 
     def record(self, name: str, arguments: dict[str, Any], result: Any) -> None:
         """Record a call (also one answered without running, e.g. unparseable arguments)."""

@@ -50,7 +50,7 @@ class ConversationCreate(BaseModel):
     title: Title | None = None
 
 
-def _no_default(json_schema: dict) -> None:
+def _no_default(json_schema: dict[str, Any]) -> None:
     json_schema.pop("default", None)
 
 

@@ -11,7 +11,7 @@ RUNTIME_LOCK := requirements/runtime.txt
 DEV_LOCK := requirements/dev.txt
 
 .DEFAULT_GOAL := help
-.PHONY: help install install-runtime run migrate test lint format bench bench-slow-model load retention lock lock-check clean
+.PHONY: help install install-runtime run migrate test lint typecheck format bench bench-slow-model load retention lock lock-check clean
 
 help: ## list the targets
 	@echo "Todo Chat — make targets:"
@@ -55,6 +55,9 @@ test: install ## run the whole suite (SQLite; TEST_DATABASE_URL=postgresql://...
 lint: install ## ruff check
 	$(BIN)/ruff check .
 
+typecheck: install ## mypy --strict on backend/app ([tool.mypy] in pyproject.toml)
+	$(BIN)/mypy
+
 format: install ## ruff format + import sorting
 	$(BIN)/ruff check --fix --select I .
 	$(BIN)/ruff format .
@@ -91,4 +94,4 @@ lock-check: $(BIN)/uv ## fail when uv.lock or requirements/ are behind pyproject
 	$(UV_EXPORT) --extra dev | diff -u $(DEV_LOCK) -
 
 clean: ## remove the venv, caches and the local SQLite database
-	rm -rf $(VENV) .pytest_cache .ruff_cache data
+	rm -rf $(VENV) .pytest_cache .ruff_cache .mypy_cache data

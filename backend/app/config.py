@@ -1,7 +1,7 @@
 """Settings: the only place the environment (and `.env`) is read."""
 
 from functools import cached_property
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -197,8 +197,10 @@ def _describe(error: ValidationError) -> str:
     return message
 
 
-def load_settings(**overrides: object) -> Settings:
-    """Read the settings from the environment; raise ConfigError with one line on a bad value."""
+def load_settings(**overrides: Any) -> Settings:
+    """Read the settings from the environment; raise ConfigError with one line on a bad value.
+
+    `overrides` are raw values, validated (and converted) like the environment's strings."""
     try:
         return Settings(**overrides)
     except ValidationError as exc:

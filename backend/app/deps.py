@@ -10,7 +10,9 @@ from backend.app.db import get_session
 
 
 def get_settings(request: Request) -> Settings:
-    return request.app.state.settings
+    # create_app stores them there; Starlette's `State` types its attributes as Any.
+    settings: Settings = request.app.state.settings
+    return settings
 
 
 SessionDep = Annotated[Session, Depends(get_session)]

@@ -14,6 +14,7 @@ from sqlalchemy import (
     false,
     text,
 )
+from sqlalchemy.engine import Dialect
 from sqlmodel import Field, Relationship, SQLModel
 
 from backend.app.text import DESCRIPTION_MAX, EMAIL_MAX, NAME_MAX, TITLE_MAX, USER_ID_MAX
@@ -48,16 +49,16 @@ class User(SQLModel, table=True):
     created_at: datetime = Field(default_factory=utcnow)
 
 
-class PriorityRank(TypeDecorator):
+class PriorityRank(TypeDecorator[str]):
     """`low|normal|high` in Python and on the wire, 0|1|2 in the database."""
 
     impl = SmallInteger
     cache_ok = True
 
-    def process_bind_param(self, value: str | None, _dialect) -> int | None:
+    def process_bind_param(self, value: str | None, _dialect: Dialect) -> int | None:
         return None if value is None else PRIORITY_RANKS[value]
 
-    def process_result_value(self, value: int | None, _dialect) -> str | None:
+    def process_result_value(self, value: int | None, _dialect: Dialect) -> str | None:
         return None if value is None else PRIORITY_NAMES[value]
 
 
@@ -114,7 +115,10 @@ class TaskTag(SQLModel, table=True):
     __tablename__ = "task_tags"
     __table_args__ = (Index(None, "user_id", "tag", "task_id"),)
 
-    task_id: int = Field(foreign_key="tasks.id", ondelete="CASCADE", primary_key=True)
+    # None until the task's relationship (Task.tag_rows) flushes it: a new task has no id yet.
+    task_id: int | None = Field(
+        default=None, foreign_key="tasks.id", ondelete="CASCADE", primary_key=True
+    )
     tag: str = Field(primary_key=True, max_length=TAG_MAX)
     # The task's owner, copied here so the tag index is led by the user like every other one.
     user_id: str = Field(max_length=255)
@@ -180,6 +184,13 @@ class Message(SQLModel, table=True):
     stopped: bool = Field(default=False, sa_column_kwargs={"server_default": false()})
 
     conversation: Conversation | None = Relationship(back_populates="messages")
+
+
+def stored_id(row: Task | Conversation | Message) -> int:
+    """The id of a row the database has (flushed or loaded); only a new, unflushed row has none."""
+    if row.id is None:
+        raise ValueError(f"{type(row).__name__} has no id yet: flush it first")
+    return row.id
 
 
 class IdempotencyKey(SQLModel, table=True):

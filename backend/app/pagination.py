@@ -7,20 +7,21 @@ scan however deep it is, and rows added while a client walks the pages never shi
 import base64
 import binascii
 import json
-from typing import Annotated, Any, Generic, TypeVar
+from collections.abc import Callable, Sequence
+from typing import Annotated, Any, Generic, TypedDict, TypeVar
 
 from fastapi import Query
 from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, TypeAdapter, ValidationError
 
 T = TypeVar("T")
+Row = TypeVar("Row")
+Key = TypeVar("Key")
 
 DEFAULT_LIMIT = 20
 MAX_LIMIT = 100
 
-LimitQuery = Annotated[
-    int, Query(ge=1, le=MAX_LIMIT, description="Rows per page (1-100).")
-]
+LimitQuery = Annotated[int, Query(ge=1, le=MAX_LIMIT, description="Rows per page (1-100).")]
 CursorQuery = Annotated[
     str | None,
     Query(max_length=512, description="The `next_cursor` of the previous page."),
@@ -33,12 +34,20 @@ class Page(BaseModel, Generic[T]):
     next_cursor: str | None
 
 
+class PageRows(TypedDict, Generic[Row]):
+    """A page of rows as a route returns it; its `response_model` Page[...] reads the rows."""
+
+    data: list[Row]
+    has_more: bool
+    next_cursor: str | None
+
+
 def encode_cursor(sort_key: list[Any]) -> str:
     raw = json.dumps(sort_key, separators=(",", ":"), default=str).encode()
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
 
-def decode_cursor(cursor: str | None, shape: TypeAdapter) -> Any:
+def decode_cursor(cursor: str | None, shape: TypeAdapter[Key]) -> Key | None:
     """The sort key inside a cursor, validated against `shape`; a 422 when it is not ours."""
     if cursor is None:
         return None
@@ -58,9 +67,11 @@ def decode_cursor(cursor: str | None, shape: TypeAdapter) -> Any:
         ) from None
 
 
-def build_page(rows: list[Any], limit: int, sort_key_of) -> dict[str, Any]:
+def build_page(
+    rows: Sequence[Row], limit: int, sort_key_of: Callable[[Row], list[Any]]
+) -> PageRows[Row]:
     """Rows were fetched with limit + 1: the extra row only says whether another page exists."""
     has_more = len(rows) > limit
-    rows = rows[:limit]
-    next_cursor = encode_cursor(sort_key_of(rows[-1])) if has_more else None
-    return {"data": rows, "has_more": has_more, "next_cursor": next_cursor}
+    data = list(rows[:limit])
+    next_cursor = encode_cursor(sort_key_of(data[-1])) if has_more else None
+    return {"data": data, "has_more": has_more, "next_cursor": next_cursor}

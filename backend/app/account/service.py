@@ -1,7 +1,7 @@
 """Account rules: delete a user and everything of theirs."""
 
 from sqlalchemy import delete
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from backend.app.models import Conversation, IdempotencyKey, Message, Task, UsageDay, User
 
@@ -15,6 +15,6 @@ OWNED_TABLES = (Message, IdempotencyKey, Conversation, Task, UsageDay)
 def delete_account(session: Session, user_id: str) -> None:
     """Delete the user and every row of theirs, in one transaction."""
     for table in OWNED_TABLES:
-        session.execute(delete(table).where(table.user_id == user_id))
-    session.execute(delete(User).where(User.id == user_id))
+        session.execute(delete(table).where(col(table.user_id) == user_id))
+    session.execute(delete(User).where(col(User.id) == user_id))
     session.commit()

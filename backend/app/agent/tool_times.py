@@ -21,18 +21,20 @@ def when(value: str, timezone: str, *, date_means: DateMeans = "end") -> datetim
     local_zone = zone(timezone)
     text = value.strip()
     try:
-        day = date.fromisoformat(text) if len(text) == 10 else None
-        moment = datetime.fromisoformat(text) if day is None else None
+        parsed = date.fromisoformat(text) if len(text) == 10 else datetime.fromisoformat(text)
     except ValueError:
         example = "e.g. 2026-12-04 or 2026-12-04T15:00:00+01:00"
         raise ValueError(f"{value!r} is not an ISO 8601 date or time, {example}") from None
-    if day is not None:
+    if isinstance(parsed, datetime):
+        moment = parsed
+        if moment.tzinfo is None:
+            moment = tz.resolve_imaginary(moment.replace(tzinfo=local_zone))
+    else:
+        day = parsed
         if date_means == "next":
             day += timedelta(days=1)
         day_time = time(23, 59, 59) if date_means == "end" else time(0)
         moment = tz.resolve_imaginary(datetime.combine(day, day_time, local_zone))
-    elif moment.tzinfo is None:
-        moment = tz.resolve_imaginary(moment.replace(tzinfo=local_zone))
     return check_due(moment)
 
 

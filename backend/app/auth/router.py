@@ -45,5 +45,7 @@ def create_dev_token(body: DevTokenRequest, settings: SettingsDep) -> TokenRespo
         claims["iss"] = settings.auth_issuer
     if settings.auth_audience:
         claims["aud"] = settings.auth_audience
-    token = jwt.encode(claims, settings.jwt_secret, algorithm="HS256")
+    secret = settings.jwt_secret
+    assert secret is not None  # create_app mounts this router only when a secret is in force
+    token = jwt.encode(claims, secret, algorithm="HS256")
     return TokenResponse(access_token=token)

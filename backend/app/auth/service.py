@@ -19,13 +19,12 @@ def ensure_user(session: Session, identity: Identity) -> User:
     insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
     session.execute(
         insert(User)
-        .values(
-            id=identity.user_id, email=identity.email, name=identity.name, created_at=utcnow()
-        )
+        .values(id=identity.user_id, email=identity.email, name=identity.name, created_at=utcnow())
         .on_conflict_do_nothing(index_elements=["id"])
     )
     session.commit()
-    return session.get(User, identity.user_id)
+    # The row exists now, inserted here or by the first request that won the race.
+    return session.get_one(User, identity.user_id)
 
 
 def _sync_profile(session: Session, user: User, identity: Identity) -> User:

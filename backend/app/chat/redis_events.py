@@ -15,10 +15,11 @@ import asyncio
 import json
 import logging
 from collections.abc import AsyncIterator, Callable
-from typing import Any
+from typing import Any, TypedDict
 
 import redis.asyncio as redis
 from redis.exceptions import RedisError
+from redis.typing import EncodableT, FieldT, StreamEntry, StreamRangeResponse
 
 from backend.app.chat.events import FINAL_EVENTS, FINISHED_TTL_S, TurnEvent
 
@@ -31,9 +32,16 @@ BLOCK_MS = 2_000
 # A follower of a turn that stopped writing (its process died) gives up after this long.
 FOLLOW_IDLE_S = 180
 WRITE_BATCH = 500
+
+
+class Timeouts(TypedDict):
+    socket_connect_timeout: float
+    socket_timeout: float
+
+
 # Writes fail fast (the turn must not wait on a broken Redis); readers block longer.
-WRITE_TIMEOUTS = {"socket_connect_timeout": 0.5, "socket_timeout": 0.5}
-READ_TIMEOUTS = {"socket_connect_timeout": 0.5, "socket_timeout": BLOCK_MS / 1000 + 3}
+WRITE_TIMEOUTS: Timeouts = {"socket_connect_timeout": 0.5, "socket_timeout": 0.5}
+READ_TIMEOUTS: Timeouts = {"socket_connect_timeout": 0.5, "socket_timeout": BLOCK_MS / 1000 + 3}
 # Every follower of a turn running on another process blocks in XREAD on a connection of its
 # own: redis-py's default pool of 100 made the 101st follower fail (found by the benchmark).
 MAX_FOLLOWER_CONNECTIONS = 10_000
@@ -47,11 +55,19 @@ def cancel_key(turn_id: str) -> str:
     return KEY_PREFIX + turn_id + ":cancel"
 
 
-def _decode(fields: dict[bytes, bytes], entry_id: bytes) -> tuple[str, TurnEvent]:
-    """(owner, event) of one stream entry."""
+def _decode(entry: StreamEntry) -> tuple[str, bytes, TurnEvent]:
+    """(owner, entry id, event) of one stream entry."""
+    entry_id, fields = entry
+    # The clients are made without decode_responses: bytes. Only XREADGROUP and XCLAIM answer
+    # an entry without its id or fields (a deleted one); XRANGE and XREAD never do.
+    assert isinstance(entry_id, bytes) and fields is not None
     number = int(entry_id.split(b"-")[1])
     data = json.loads(fields[b"d"])
-    return fields[b"u"].decode(), TurnEvent(number, fields[b"e"].decode(), data)
+    return _text(fields[b"u"]), entry_id, TurnEvent(number, _text(fields[b"e"]), data)
+
+
+def _text(value: bytes | str) -> str:
+    return value.decode() if isinstance(value, bytes) else value
 
 
 class RedisTurnEvents:
@@ -107,7 +123,11 @@ class RedisTurnEvents:
         async with self._writer.pipeline(transaction=False) as pipe:
             for turn_id, user_id, event in batch:
                 key = stream_key(turn_id)
-                fields = {"u": user_id, "e": event.event, "d": json.dumps(event.data)}
+                fields: dict[FieldT, EncodableT] = {
+                    "u": user_id,
+                    "e": event.event,
+                    "d": json.dumps(event.data),
+                }
                 pipe.xadd(key, fields, id=f"0-{event.id}", maxlen=MAX_EVENTS_PER_TURN)
                 # An expiry when the turn starts (should its process die) and a fresh one when
                 # it ends: two per turn, not one per event.
@@ -139,7 +159,7 @@ class RedisTurnEvents:
             return None
         if not last:
             return None
-        owner, event = _decode(last[0][1], last[0][0])
+        owner, _entry_id, event = _decode(last[0])
         if owner != user_id:
             return None
         return "finished" if event.event in FINAL_EVENTS else "running"
@@ -153,10 +173,12 @@ class RedisTurnEvents:
         last_id = f"0-{after}"
         idle_since = asyncio.get_running_loop().time()
         try:
-            entries = await self._reader.xrange(key, min=f"({last_id}", max="+")
+            entries: StreamRangeResponse = (
+                await self._reader.xrange(key, min=f"({last_id}", max="+") or []
+            )
             while True:
-                for entry_id, fields in entries:
-                    owner, event = _decode(fields, entry_id)
+                for entry in entries:
+                    owner, entry_id, event = _decode(entry)
                     if owner != user_id:
                         return
                     last_id = entry_id.decode()
@@ -168,6 +190,8 @@ class RedisTurnEvents:
                 elif asyncio.get_running_loop().time() - idle_since > idle_s:
                     return
                 answer = await self._reader.xread({key: last_id}, block=BLOCK_MS)
+                # RESP2, the clients' protocol, answers [[key, entries]] (RESP3 a mapping).
+                assert isinstance(answer, list)
                 entries = answer[0][1] if answer else []
         except (RedisError, OSError) as exc:
             self._warn_down(exc)
@@ -201,4 +225,4 @@ class RedisTurnEvents:
                 self._warn_down(exc)
                 await asyncio.sleep(1)
             finally:
-                await pubsub.aclose()
+                await pubsub.aclose()  # type: ignore[no-untyped-call]  # redis-py leaves it unannotated

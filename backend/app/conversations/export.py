@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import Engine
-from sqlmodel import select
+from sqlmodel import col, select
 
 from backend.app.batches import keyset_batches
 from backend.app.conversations.schemas import ConversationPublic, ExportFormat, MessagePublic
@@ -66,9 +66,9 @@ def message_batches(
             .where(
                 Message.conversation_id == conversation_id,
                 Message.user_id == user_id,
-                Message.id > after_id,
+                col(Message.id) > after_id,
             )
-            .order_by(Message.id)
+            .order_by(col(Message.id))
         ),
         MessagePublic,
         key=lambda message: message.id,

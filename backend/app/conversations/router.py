@@ -1,11 +1,12 @@
 """Conversation and message routes: parse, authorise through a dependency, call one service."""
 
 from datetime import UTC, datetime
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, status
 from fastapi.responses import StreamingResponse
 from pydantic import AfterValidator, AwareDatetime, Field, TypeAdapter
+from sqlalchemy import Engine
 
 from backend.app.auth.dependencies import CurrentUser
 from backend.app.conversations import export as conversation_export
@@ -24,16 +25,19 @@ from backend.app.conversations.schemas import (
 )
 from backend.app.deps import SessionDep
 from backend.app.ids import MAX_ID
+from backend.app.models import Conversation, Message
 from backend.app.openapi import COMMON_ERRORS, NOT_FOUND
 from backend.app.pagination import (
     DEFAULT_LIMIT,
     CursorQuery,
     LimitQuery,
     Page,
+    PageRows,
     build_page,
     decode_cursor,
 )
 
+# The routes return the rows; their response_model says (and checks) what the client gets.
 router = APIRouter(
     prefix="/api/{user_id}/conversations", tags=["conversations"], responses=COMMON_ERRORS
 )
@@ -52,10 +56,17 @@ RowId = Annotated[int, Field(ge=0, le=MAX_ID)]
 CursorTime = Annotated[AwareDatetime, AfterValidator(_in_utc)]
 CONVERSATION_CURSOR = TypeAdapter(tuple[CursorTime, RowId])
 MESSAGE_CURSOR = TypeAdapter(tuple[RowId])
-BAD_PAGE = {422: {"description": "Invalid limit or cursor (FastAPI's validation detail list)"}}
+BAD_PAGE: dict[int | str, dict[str, Any]] = {
+    422: {"description": "Invalid limit or cursor (FastAPI's validation detail list)"}
+}
 
 
-@router.get("", summary="List conversations, most recently updated first", responses=BAD_PAGE)
+@router.get(
+    "",
+    summary="List conversations, most recently updated first",
+    responses=BAD_PAGE,
+    response_model=Page[ConversationPublic],
+)
 def list_conversations(
     session: SessionDep,
     user: CurrentUser,
@@ -65,33 +76,46 @@ def list_conversations(
         ArchivedFilter,
         Query(description="false: the active ones (default); true: the archived ones; all"),
     ] = ArchivedFilter.false,
-) -> Page[ConversationPublic]:
+) -> PageRows[Conversation]:
     after = decode_cursor(cursor, CONVERSATION_CURSOR)
     rows = conversation_service.list_conversations_page(
         session, user.id, limit, after, archived.archived
     )
-    return build_page(list(rows), limit, lambda c: [c.updated_at.isoformat(), c.id])
+    return build_page(rows, limit, lambda c: [c.updated_at.isoformat(), c.id])
 
 
-@router.post("", status_code=status.HTTP_201_CREATED, summary="Start a conversation")
+@router.post(
+    "",
+    status_code=status.HTTP_201_CREATED,
+    summary="Start a conversation",
+    response_model=ConversationPublic,
+)
 def create_conversation(
     session: SessionDep, user: CurrentUser, body: ConversationCreate | None = None
-) -> ConversationPublic:
+) -> Conversation:
     title = body.title if body is not None else None
     return conversation_service.create_conversation(session, user.id, title)
 
 
-@router.get("/{conversation_id}", summary="Get one conversation", responses=NOT_FOUND)
-def get_conversation(conversation: OwnedConversation) -> ConversationPublic:
+@router.get(
+    "/{conversation_id}",
+    summary="Get one conversation",
+    responses=NOT_FOUND,
+    response_model=ConversationPublic,
+)
+def get_conversation(conversation: OwnedConversation) -> Conversation:
     return conversation
 
 
 @router.patch(
-    "/{conversation_id}", summary="Rename, archive or unarchive a conversation", responses=NOT_FOUND
+    "/{conversation_id}",
+    summary="Rename, archive or unarchive a conversation",
+    responses=NOT_FOUND,
+    response_model=ConversationPublic,
 )
 def update_conversation(
     session: SessionDep, conversation: OwnedConversation, body: ConversationUpdate
-) -> ConversationPublic:
+) -> Conversation:
     changes = body.model_dump(exclude_unset=True)
     return conversation_service.update_conversation(session, conversation, changes)
 
@@ -110,6 +134,7 @@ def delete_conversation(session: SessionDep, conversation: OwnedConversation) ->
     "/{conversation_id}/messages",
     summary="List a conversation's messages (oldest first by default)",
     responses={**NOT_FOUND, **BAD_PAGE},
+    response_model=Page[MessagePublic],
 )
 def list_messages(
     session: SessionDep,
@@ -117,12 +142,12 @@ def list_messages(
     limit: LimitQuery = DEFAULT_LIMIT,
     cursor: CursorQuery = None,
     order: Annotated[MessageOrder, Query(description="asc: oldest first")] = MessageOrder.asc,
-) -> Page[MessagePublic]:
+) -> PageRows[Message]:
     after = decode_cursor(cursor, MESSAGE_CURSOR)
     rows = conversation_service.list_messages_page(
         session, conversation, limit, after[0] if after else None, order
     )
-    return build_page(list(rows), limit, lambda m: [m.id])
+    return build_page(rows, limit, lambda m: [m.id])
 
 
 @router.post(
@@ -130,10 +155,11 @@ def list_messages(
     status_code=status.HTTP_201_CREATED,
     summary="Append a message as given (the agent does not run)",
     responses=NOT_FOUND,
+    response_model=MessagePublic,
 )
 def append_message(
     session: SessionDep, conversation: OwnedConversation, body: MessageCreate
-) -> MessagePublic:
+) -> Message:
     tool_calls = (
         None if body.tool_calls is None else [call.model_dump() for call in body.tool_calls]
     )
@@ -172,7 +198,9 @@ def export_conversation(
         ExportFormat, Query(alias="format", description="json (default) or markdown")
     ] = ExportFormat.json,
 ) -> StreamingResponse:
-    body = conversation_export.stream_export(session.get_bind(), conversation, export_format)
+    engine = session.get_bind()
+    assert isinstance(engine, Engine)  # a request's session is on the app's engine (db.py)
+    body = conversation_export.stream_export(engine, conversation, export_format)
     name = conversation_export.filename(conversation, export_format)
     # The body reads its batches in short sessions of its own; this one would otherwise keep
     # its connection until a slow client has downloaded everything.

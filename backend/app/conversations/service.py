@@ -6,11 +6,11 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import tuple_
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from backend.app.conversations.schemas import MessageOrder
 from backend.app.errors import NotFound
-from backend.app.models import Conversation, Message, utcnow
+from backend.app.models import Conversation, Message, stored_id, utcnow
 
 
 def create_conversation(session: Session, user_id: str, title: str | None) -> Conversation:
@@ -49,7 +49,7 @@ def list_conversations_page(
         query = query.where(Conversation.archived == archived)
     if after is not None:
         query = query.where(tuple_(Conversation.updated_at, Conversation.id) < after)
-    query = query.order_by(Conversation.updated_at.desc(), Conversation.id.desc())
+    query = query.order_by(col(Conversation.updated_at).desc(), col(Conversation.id).desc())
     return session.exec(query.limit(limit + 1)).all()
 
 
@@ -85,12 +85,12 @@ def list_messages_page(
     )
     if order is MessageOrder.asc:
         if after_id is not None:
-            query = query.where(Message.id > after_id)
-        query = query.order_by(Message.id.asc())
+            query = query.where(col(Message.id) > after_id)
+        query = query.order_by(col(Message.id).asc())
     else:
         if after_id is not None:
-            query = query.where(Message.id < after_id)
-        query = query.order_by(Message.id.desc())
+            query = query.where(col(Message.id) < after_id)
+        query = query.order_by(col(Message.id).desc())
     return session.exec(query.limit(limit + 1)).all()
 
 
@@ -106,7 +106,7 @@ def new_message(
     now = utcnow()
     conversation.updated_at = now
     return Message(
-        conversation_id=conversation.id,
+        conversation_id=stored_id(conversation),
         user_id=conversation.user_id,
         role=role,
         content=content,

@@ -14,9 +14,7 @@ class HealthStatus(BaseModel):
     detail: str | None = None
 
 
-@router.get(
-    "/health", summary="Liveness: the process answers", response_model_exclude_none=True
-)
+@router.get("/health", summary="Liveness: the process answers", response_model_exclude_none=True)
 def health() -> HealthStatus:
     return HealthStatus(status="ok")
 
@@ -26,8 +24,9 @@ def health() -> HealthStatus:
     summary="Readiness: the database answers and its schema is at the latest migration",
     response_model_exclude_none=True,
     responses={503: {"model": HealthStatus, "description": "Not ready, with the reason"}},
+    response_model=HealthStatus,  # the 200; the 503 is answered directly
 )
-def ready(request: Request) -> HealthStatus:
+def ready(request: Request) -> HealthStatus | JSONResponse:
     problem = health_service.readiness_problem(request.app.state.engine)
     if problem is not None:
         return JSONResponse(status_code=503, content={"status": "unavailable", "detail": problem})

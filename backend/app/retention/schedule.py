@@ -72,7 +72,7 @@ def _claim(engine: Engine) -> bool:
             .values(name=JOB_NAME, started_at=NEVER)
             .on_conflict_do_nothing(index_elements=["name"])
         )
-        claimed = session.execute(
+        claimed = session.exec(
             update(JobRun)
             .where(
                 col(JobRun.name) == JOB_NAME,

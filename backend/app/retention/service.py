@@ -68,7 +68,7 @@ def _delete_batch(engine: Engine, cutoff: datetime) -> tuple[int, int, int]:
         messages = session.exec(
             select(func.count()).select_from(Message).where(col(Message.conversation_id).in_(ids))
         ).one()
-        deleted = session.execute(
+        deleted = session.exec(
             delete(Conversation).where(
                 col(Conversation.id).in_(ids), col(Conversation.updated_at) < cutoff
             )

@@ -14,6 +14,7 @@ from backend.app.pagination import (
     CursorQuery,
     LimitQuery,
     Page,
+    PageRows,
     build_page,
     decode_cursor,
 )
@@ -74,6 +75,7 @@ DESCRIPTION = """Word-based full-text search over your own messages and conversa
     summary="Search your messages and conversation titles",
     description=DESCRIPTION,
     responses={422: {"description": "Invalid q, limit or cursor (FastAPI's detail list)"}},
+    response_model=Page[Hit],
 )
 def search(
     session: SessionDep,
@@ -81,9 +83,8 @@ def search(
     q: SearchQuery,
     limit: LimitQuery = DEFAULT_LIMIT,
     cursor: CursorQuery = None,
-) -> Page[Hit]:
+) -> PageRows[Hit]:
     after = decode_cursor(cursor, HIT_CURSOR)
     rows = search_service.search_page(session, user.id, q, limit, after)
     page = build_page(rows, limit, lambda row: list(row.sort_key))
-    page["data"] = [row.hit for row in page["data"]]
-    return page
+    return {**page, "data": [row.hit for row in page["data"]]}

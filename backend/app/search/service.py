@@ -24,14 +24,15 @@ created_at the conversation's.
 """
 
 import json
+import sqlite3
 import string
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Any
+from typing import Any, Literal, cast
 
 from sqlalchemy import text
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from backend.app.models import Conversation, Message
 from backend.app.search.schemas import Hit
@@ -237,6 +238,7 @@ def register_search_rank(session: Session) -> None:
     """Make search_rank() available to the SQLite query on this session's connection."""
     # Registering again on the same pooled connection just replaces it.
     sqlite = session.connection().connection.driver_connection
+    assert isinstance(sqlite, sqlite3.Connection)  # SQLAlchemy's default SQLite driver: pysqlite
     sqlite.create_function("search_rank", 2, _search_rank, deterministic=True)
 
 
@@ -258,25 +260,26 @@ def _load_hits(
     messages = {
         message.id: message
         for message in session.exec(
-            select(Message).where(Message.id.in_(message_ids), Message.user_id == user_id)
+            select(Message).where(col(Message.id).in_(message_ids), Message.user_id == user_id)
         )
     }
     conversations = {
         conversation.id: conversation
         for conversation in session.exec(
             select(Conversation).where(
-                Conversation.id.in_(conversation_ids), Conversation.user_id == user_id
+                col(Conversation.id).in_(conversation_ids), Conversation.user_id == user_id
             )
         )
     }
     hits: list[RankedHit] = []
     for key in keys:
-        conversation = conversations.get(key[1])
+        conversation_id = key[1]
+        conversation = conversations.get(conversation_id)
         if conversation is None:
             continue  # deleted between the two statements
         if key[2]:
             hit = Hit(
-                conversation_id=conversation.id,
+                conversation_id=conversation_id,
                 conversation_title=conversation.title,
                 message_id=None,
                 role=None,
@@ -288,10 +291,11 @@ def _load_hits(
             if message is None:
                 continue
             hit = Hit(
-                conversation_id=conversation.id,
+                conversation_id=conversation_id,
                 conversation_title=conversation.title,
                 message_id=message.id,
-                role=message.role,
+                # The table's CHECK admits these two roles only; Hit validates it again.
+                role=cast(Literal["user", "assistant"], message.role),
                 snippet=build_snippet(message.content, terms),
                 created_at=message.created_at,
             )

@@ -76,7 +76,8 @@ def next_due(rule: str, due_at: datetime, timezone: str, now: datetime) -> tuple
     to keep (a COUNT counts down by the occurrences used up). LookupError when none is left."""
     local_zone = zone(timezone)
     start = due_at.astimezone(local_zone)
-    steps: rrule = rrulestr(rule, dtstart=start)
+    steps = rrulestr(rule, dtstart=start)
+    assert isinstance(steps, rrule)  # one RRULE (normalise_rule admits no other line): no set
     if "COUNT=" not in rule and "UNTIL=" not in rule:
         steps = steps.replace(until=DUE_MAX.astimezone(local_zone))  # bounds every search
     after = max(due_at, now).astimezone(local_zone)

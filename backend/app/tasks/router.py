@@ -1,5 +1,6 @@
 """Task routes: parse, authorise through a dependency, call one service function."""
 
+from collections.abc import Sequence
 from typing import Annotated
 
 from fastapi import APIRouter, Query, status
@@ -8,6 +9,7 @@ from pydantic import AfterValidator
 
 from backend.app.auth.dependencies import CurrentUser
 from backend.app.deps import SessionDep
+from backend.app.models import Task
 from backend.app.openapi import COMMON_ERRORS, NOT_FOUND
 from backend.app.tasks import service as task_service
 from backend.app.tasks.dependencies import OwnedTask
@@ -22,10 +24,15 @@ from backend.app.tasks.schemas import (
     normalise_tag,
 )
 
+# The routes return the rows; their response_model says (and checks) what the client gets.
 router = APIRouter(prefix="/api/{user_id}/tasks", tags=["tasks"], responses=COMMON_ERRORS)
 
 
-@router.get("", summary="List the user's tasks, filtered and sorted (oldest first by default)")
+@router.get(
+    "",
+    summary="List the user's tasks, filtered and sorted (oldest first by default)",
+    response_model=list[TaskPublic],
+)
 def list_tasks(
     session: SessionDep,
     user: CurrentUser,
@@ -51,7 +58,7 @@ def list_tasks(
             "priority: high first, then soonest due."
         ),
     ] = TaskSort.created,
-) -> list[TaskPublic]:
+) -> Sequence[Task]:
     return task_service.list_tasks(
         session,
         user.id,
@@ -64,8 +71,10 @@ def list_tasks(
     )
 
 
-@router.post("", status_code=status.HTTP_201_CREATED, summary="Create a task")
-def create_task(session: SessionDep, user: CurrentUser, body: TaskCreate) -> TaskPublic:
+@router.post(
+    "", status_code=status.HTTP_201_CREATED, summary="Create a task", response_model=TaskPublic
+)
+def create_task(session: SessionDep, user: CurrentUser, body: TaskCreate) -> Task:
     return task_service.create_task(
         session,
         user.id,
@@ -79,14 +88,24 @@ def create_task(session: SessionDep, user: CurrentUser, body: TaskCreate) -> Tas
     )
 
 
-@router.get("/{task_id}", summary="Get one task", responses=NOT_FOUND)
-def get_task(task: OwnedTask) -> TaskPublic:
+@router.get("/{task_id}", summary="Get one task", responses=NOT_FOUND, response_model=TaskPublic)
+def get_task(task: OwnedTask) -> Task:
     return task
 
 
-@router.put("/{task_id}", summary="Update a task (any of its fields)", responses=NOT_FOUND)
-@router.patch("/{task_id}", summary="Update a task (any of its fields)", responses=NOT_FOUND)
-def update_task(session: SessionDep, task: OwnedTask, body: TaskUpdate) -> TaskPublic:
+@router.put(
+    "/{task_id}",
+    summary="Update a task (any of its fields)",
+    responses=NOT_FOUND,
+    response_model=TaskPublic,
+)
+@router.patch(
+    "/{task_id}",
+    summary="Update a task (any of its fields)",
+    responses=NOT_FOUND,
+    response_model=TaskPublic,
+)
+def update_task(session: SessionDep, task: OwnedTask, body: TaskUpdate) -> Task:
     try:
         return task_service.update_task(session, task, body.model_dump(exclude_unset=True))
     except task_service.TaskFieldError as exc:
@@ -105,6 +124,11 @@ def delete_task(session: SessionDep, task: OwnedTask) -> None:
     task_service.delete_task(session, task)
 
 
-@router.patch("/{task_id}/complete", summary="Toggle a task's completed flag", responses=NOT_FOUND)
-def toggle_task(session: SessionDep, task: OwnedTask) -> TaskPublic:
+@router.patch(
+    "/{task_id}/complete",
+    summary="Toggle a task's completed flag",
+    responses=NOT_FOUND,
+    response_model=TaskPublic,
+)
+def toggle_task(session: SessionDep, task: OwnedTask) -> Task:
     return task_service.toggle_completed(session, task)

@@ -3,7 +3,7 @@
 import re
 from datetime import datetime
 from enum import StrEnum
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import (
     AfterValidator,
@@ -128,7 +128,7 @@ class TaskCreate(BaseModel):
         return self
 
 
-def _no_default(json_schema: dict) -> None:
+def _no_default(json_schema: dict[str, Any]) -> None:
     json_schema.pop("default", None)
 
 

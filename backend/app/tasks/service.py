@@ -5,7 +5,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import update
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from backend.app.errors import InvalidInput, NotFound
 from backend.app.models import Task, TaskTag, utcnow
@@ -41,26 +41,28 @@ def list_tasks(
     and sorted (created: oldest first; due: soonest first, none last; priority: high first)."""
     query = select(Task).where(Task.user_id == user_id)
     if status is TaskStatus.pending:
-        query = query.where(Task.completed.is_(False))
+        query = query.where(col(Task.completed).is_(False))
     elif status is TaskStatus.completed:
-        query = query.where(Task.completed.is_(True))
+        query = query.where(col(Task.completed).is_(True))
     if due_after is not None:
-        query = query.where(Task.due_at >= due_after)
+        query = query.where(col(Task.due_at) >= due_after)
     if due_before is not None:
-        query = query.where(Task.due_at < due_before)
+        query = query.where(col(Task.due_at) < due_before)
     if priority is not None:
         query = query.where(Task.priority == priority)
     if tag is not None:
         # The tag index (user_id, tag, task_id) yields the ids; each task is then read by id.
         query = query.join(
             TaskTag,
-            (TaskTag.task_id == Task.id) & (TaskTag.user_id == user_id) & (TaskTag.tag == tag),
+            (col(TaskTag.task_id) == Task.id)
+            & (col(TaskTag.user_id) == user_id)
+            & (col(TaskTag.tag) == tag),
         )
-    soonest_first = (Task.due_at.asc().nulls_last(), Task.id)
+    soonest_first = (col(Task.due_at).asc().nulls_last(), col(Task.id))
     order = {
-        TaskSort.created: (Task.id,),
+        TaskSort.created: (col(Task.id),),
         TaskSort.due: soonest_first,
-        TaskSort.priority: (Task.priority.desc(), *soonest_first),
+        TaskSort.priority: (col(Task.priority).desc(), *soonest_first),
     }[sort]
     return session.exec(query.order_by(*order)).all()
 
@@ -141,13 +143,15 @@ def complete_task(session: Session, task: Task, now: datetime | None = None) -> 
         step = _next_step(task, now or utcnow())
         values = {"completed": True} if step is None else {"due_at": step[0], "recurrence": step[1]}
         # Conditional on what was read, so two concurrent completions never step from one date.
-        done = session.execute(
+        done = session.exec(
             update(Task)
             .where(
-                Task.id == task.id,
-                Task.user_id == task.user_id,
-                Task.completed.is_(False),
-                Task.due_at.is_(None) if task.due_at is None else Task.due_at == task.due_at,
+                col(Task.id) == task.id,
+                col(Task.user_id) == task.user_id,
+                col(Task.completed).is_(False),
+                col(Task.due_at).is_(None)
+                if task.due_at is None
+                else col(Task.due_at) == task.due_at,
             )
             .values(**values, updated_at=utcnow())
         )
@@ -165,8 +169,8 @@ def toggle_completed(session: Session, task: Task) -> Task:
         return complete_task(session, task)
     session.execute(
         update(Task)
-        .where(Task.id == task.id, Task.user_id == task.user_id)
-        .values(completed=~Task.completed, updated_at=utcnow())
+        .where(col(Task.id) == task.id, col(Task.user_id) == task.user_id)
+        .values(completed=~col(Task.completed), updated_at=utcnow())
     )
     session.commit()
     session.refresh(task)

@@ -1,11 +1,12 @@
 """The usage route: a user's chat turns and model tokens per UTC day."""
 
 from datetime import date
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
 from fastapi.exceptions import RequestValidationError
-from pydantic import AfterValidator, StringConstraints, WithJsonSchema
+from pydantic import GetCoreSchemaHandler, GetPydanticSchema, WithJsonSchema
+from pydantic_core import CoreSchema, core_schema
 
 from backend.app.auth.dependencies import CurrentUser
 from backend.app.deps import SessionDep
@@ -30,10 +31,20 @@ def _calendar_date(value: str) -> date:
 # Exactly YYYY-MM-DD: pydantic's own date type also takes Unix timestamps, which a client
 # sending one by mistake should hear about.
 DATE_PATTERN = r"^\d{4}-\d{2}-\d{2}$"
+
+
+def _date_string_schema(_source: Any, _handler: GetCoreSchemaHandler) -> CoreSchema:
+    # A string matching the pattern, then a date of the calendar: the validation of
+    # Annotated[str, StringConstraints(pattern=...), AfterValidator(...)], but typed as the
+    # date it gives rather than the string it takes.
+    return core_schema.no_info_after_validator_function(
+        _calendar_date, core_schema.str_schema(pattern=DATE_PATTERN)
+    )
+
+
 DateQuery = Annotated[
-    str,
-    StringConstraints(pattern=DATE_PATTERN),
-    AfterValidator(_calendar_date),
+    date,
+    GetPydanticSchema(_date_string_schema),
     WithJsonSchema({"type": "string", "format": "date", "pattern": DATE_PATTERN}),
 ]
 

@@ -14,6 +14,7 @@ from backend.app.agent.rules.resolve import (
     DELETE,
     DESCRIBE,
     RESCHEDULE,
+    Action,
     Target,
     Turn,
     error_code,
@@ -34,7 +35,7 @@ def _failure(result: dict[str, Any], target: Target) -> str:
 def add(turn: Turn, tasks: list[NewTask], description: str | None) -> str:
     if any(len(t.title) > TITLE_MAX for t in tasks):
         return replies.TOO_LONG
-    results = []
+    results: list[dict[str, Any]] = []
     for task in tasks:
         arguments: dict[str, Any] = {"title": task.title, **task.arguments}
         if description:
@@ -47,9 +48,12 @@ def add(turn: Turn, tasks: list[NewTask], description: str | None) -> str:
     return replies.added(results, turn.now)
 
 
-def _each(turn: Turn, targets: list[Target], tool: str, extra: dict[str, Any]) -> tuple:
+def _each(
+    turn: Turn, targets: list[Target], tool: str, extra: dict[str, Any]
+) -> tuple[list[dict[str, Any]], list[str]]:
     """Call `tool` for every target: the results that succeeded, and the failure replies."""
-    succeeded, failures = [], []
+    succeeded: list[dict[str, Any]] = []
+    failures: list[str] = []
     for target in targets:
         result = turn.tools(tool, {"task_id": target.task_id, **extra})
         if error_code(result):
@@ -91,7 +95,7 @@ def delete(turn: Turn, ref: str) -> str:
     return _joined(replies.deleted([r["title"] for r in succeeded]) if succeeded else "", *failures)
 
 
-def _one(turn: Turn, ref: str, action) -> Target | str:
+def _one(turn: Turn, ref: str, action: Action) -> Target | str:
     targets = resolve(turn, ref, action)
     if isinstance(targets, str):
         return targets

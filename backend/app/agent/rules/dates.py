@@ -76,7 +76,7 @@ def _settings(now: datetime) -> dict[str, Any]:
 def parse_moment(text: str, now: datetime) -> datetime | None:
     """`text` ("tomorrow at 3pm", "friday") as an aware time in `now`'s zone, by dateparser."""
     text = re.sub(r"\btmrw\b", "tomorrow", text, flags=re.IGNORECASE)  # unknown to dateparser
-    return dateparser.parse(text, languages=["en"], settings=_settings(now))  # type: ignore[arg-type]
+    return dateparser.parse(text, languages=["en"], settings=_settings(now))
 
 
 def _day_of_month(nth: int, now: datetime) -> date | None:

@@ -209,7 +209,11 @@ def title_from(text: str) -> str:
 def is_placeholder(title: str) -> bool:
     # "Add a task" names no task: only articles and task nouns are left; "add it" with nothing
     # before it neither.
-    return not title or _PLACEHOLDER.fullmatch(title) is not None or _PRONOUN.fullmatch(title)
+    return (
+        not title
+        or _PLACEHOLDER.fullmatch(title) is not None
+        or _PRONOUN.fullmatch(title) is not None
+    )
 
 
 def _reads_as_a_task(part: str) -> bool:

@@ -186,18 +186,18 @@ def _by_history(turn: Turn, ref: str, action: Action) -> list[Target] | str | No
             return replies.which_pronoun(action.verb)
         return recent.targets
     if match := _ORDINAL_RUN.fullmatch(ref):
-        recent = mentioned(turn.history).targets
+        targets = mentioned(turn.history).targets
         word = match["count"].lower()
         count = int(word) if word.isdigit() else NUMBER_WORDS[word]
-        if not recent or count > len(recent):
+        if not targets or count > len(targets):
             return replies.which_pronoun(action.verb)
-        return recent[:count] if match["end"].lower() == "first" else recent[-count:]
+        return targets[:count] if match["end"].lower() == "first" else targets[-count:]
     if match := _ORDINAL.fullmatch(ref):
-        recent = mentioned(turn.history).targets
+        targets = mentioned(turn.history).targets
         index = ORDINALS[match["ordinal"].lower()]
-        if not recent or index >= len(recent):
+        if not targets or index >= len(targets):
             return replies.which_pronoun(action.verb)
-        return [recent[index]]
+        return [targets[index]]
     return None
 
 

@@ -44,7 +44,8 @@ _STEMMER = stemmer("english")
 @lru_cache(maxsize=4096)
 def stem(word: str) -> str:
     """The Snowball stem: it joins what lemmas keep apart ("preparation"/"prepare")."""
-    return _STEMMER.stemWord(word)
+    stemmed: str = _STEMMER.stemWord(word)  # snowballstemmer ships no types
+    return stemmed
 
 
 @lru_cache(maxsize=4096)
@@ -63,7 +64,8 @@ def is_verb_base(word: str) -> bool:
 def past_tense_lemma(word: str) -> str | None:
     """'bought' → 'buy', 'emailed' → 'email'; None when the word is no past form of a verb
     ("calling", "calls" and "call" are not: they state nothing that happened)."""
-    for lemma in getAllLemmas(word).get("VERB", ()):
+    verb_lemmas: tuple[str, ...] = getAllLemmas(word).get("VERB", ())  # lemminflect: untyped
+    for lemma in verb_lemmas:
         forms = getAllInflections(lemma, upos="VERB")
         if word in forms.get("VBD", ()) + forms.get("VBN", ()) and word != lemma:
             return lemma

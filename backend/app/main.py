@@ -6,7 +6,7 @@ import sys
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from datetime import datetime
-from typing import Any, cast
+from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.encoders import jsonable_encoder
@@ -21,7 +21,7 @@ from starlette.routing import Match
 from starlette.types import Scope
 
 from backend.app.account.router import router as account_router
-from backend.app.agent.base import AsyncAgent, is_async_agent
+from backend.app.agent.base import is_async_agent
 from backend.app.agent.factory import build_agent
 from backend.app.auth.router import router as auth_router
 from backend.app.auth.security import TokenVerifier
@@ -78,8 +78,7 @@ def create_app(
             await app.state.chat_turns.shutdown()  # running turns get a short grace period
         finally:
             if is_async_agent(agent):
-                # What is_async_agent found; it returns a plain bool, which narrows nothing.
-                await cast(AsyncAgent, agent).aclose()
+                await agent.aclose()
             engine.dispose()
 
     # /docs with its JavaScript and CSS served by the app itself (FastAPI's own page loads them

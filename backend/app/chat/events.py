@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from backend.app.chat.schemas import ChatResponse
-from backend.app.models import Message
+from backend.app.models import Message, stored_id
 
 FINISHED_TTL_S = 15 * 60
 MAX_TURNS = 10_000
@@ -122,11 +122,12 @@ def text_pieces(text: str, words_per_piece: int = 3) -> Iterator[str]:
         yield "".join(words[start : start + words_per_piece])
 
 
-def stored_turn_events(messages: list[Message]) -> list[TurnEvent]:
-    """A turn whose event log is gone, told from the database: `start` and then `done` with
-    the stored answer (or `error` when the turn stored none)."""
+def stored_turn_events(turn_id: str, messages: list[Message]) -> list[TurnEvent]:
+    """A turn whose event log is gone, told from the database (`messages`: the turn's, by
+    `stored_turn`): `start` and then `done` with the stored answer (or `error` when the turn
+    stored none)."""
     question = messages[0]
-    start = {"conversation_id": question.conversation_id, "turn_id": question.turn_id}
+    start = {"conversation_id": question.conversation_id, "turn_id": turn_id}
     answer = next((m for m in messages if m.role == "assistant"), None)
     if answer is None:
         ended = {
@@ -139,8 +140,8 @@ def stored_turn_events(messages: list[Message]) -> list[TurnEvent]:
         conversation_id=answer.conversation_id,
         response=answer.content,
         tool_calls=json.loads(answer.tool_calls) if answer.tool_calls else [],
-        message_id=answer.id,
-        turn_id=answer.turn_id,
+        message_id=stored_id(answer),
+        turn_id=turn_id,
         stopped=answer.stopped,
     )
     return [TurnEvent(1, "start", start), TurnEvent(2, "done", event_data(response))]

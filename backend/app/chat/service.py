@@ -130,7 +130,7 @@ class ChatTurns:
             # Unanswered: it may be running on another process whose first events have not
             # reached Redis yet (its writer is behind): wait for them before calling it over.
             return self._follow_late(turn_id, user_id, after)
-        return iterate(stored_turn_events(stored))
+        return iterate(stored_turn_events(turn_id, stored))
 
     async def _follow_late(
         self, turn_id: str, user_id: str, after: int
@@ -143,7 +143,7 @@ class ChatTurns:
             yield event
         if not final:
             stored = await anyio.to_thread.run_sync(stored_turn, self._engine, user_id, turn_id)
-            for event in stored_turn_events(stored):
+            for event in stored_turn_events(turn_id, stored):
                 yield event
 
     async def cancel(self, user_id: str, turn_id: str) -> None:

@@ -20,14 +20,14 @@ from datetime import datetime
 
 from sqlalchemy import Engine
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from backend.app.agent.base import AgentReply, HistoryMessage, SyncAgent
 from backend.app.agent.tools import ToolContext, ToolRunner
 from backend.app.chat.schemas import ChatRequest, ChatResponse
 from backend.app.conversations import service as conversation_service
 from backend.app.errors import Conflict, NotFound
-from backend.app.models import Conversation, IdempotencyKey, Message
+from backend.app.models import Conversation, IdempotencyKey, Message, stored_id
 from backend.app.text import TITLE_FROM_MESSAGE_MAX
 from backend.app.tool_calls import ToolCall
 from backend.app.usage import service as usage_service
@@ -65,7 +65,7 @@ def load_history(session: Session, conversation_id: int, window: int) -> list[Hi
     rows = session.exec(
         select(Message)
         .where(Message.conversation_id == conversation_id)
-        .order_by(Message.id.desc())
+        .order_by(col(Message.id).desc())
         .limit(window)
     ).all()
     return [
@@ -123,7 +123,7 @@ def begin_turn(
             if stored is not None:
                 return stored
         conversation = _conversation_of_turn(session, user_id, request)
-        history = load_history(session, conversation.id, history_window)
+        history = load_history(session, stored_id(conversation), history_window)
         turn_id = new_turn_id()
         session.add(
             conversation_service.new_message(
@@ -136,7 +136,7 @@ def begin_turn(
         return Turn(
             turn_id=turn_id,
             user_id=user_id,
-            conversation_id=conversation.id,
+            conversation_id=stored_id(conversation),
             request=request,
             history=history,
             idempotency_key=idempotency_key,
@@ -181,7 +181,7 @@ def finish_turn(
             conversation_id=turn.conversation_id,
             response=reply.text,
             tool_calls=calls,
-            message_id=message.id,
+            message_id=stored_id(message),
             turn_id=turn.turn_id,
             stopped=stopped,
         )
@@ -216,6 +216,6 @@ def stored_turn(engine: Engine, user_id: str, turn_id: str) -> list[Message]:
             session.exec(
                 select(Message)
                 .where(Message.user_id == user_id, Message.turn_id == turn_id)
-                .order_by(Message.id)
+                .order_by(col(Message.id))
             ).all()
         )

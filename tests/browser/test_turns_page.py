@@ -159,3 +159,22 @@ def test_a_dropped_connection_mid_reply_resumes_after_the_last_event_seen(
     assert len(sent) == 1 and len(fake_model.received) == 2  # never sent again
     # The browser's time zone goes with the message (servers that predate it ignore it).
     assert sent[0]["timezone"] == "Europe/Berlin"
+
+
+def test_a_row_menu_opened_while_a_reply_streams_stays_open_when_the_reply_ends(
+    serve: Any, page: Any, fake_model: FakeModelServer
+) -> None:
+    # The end of a turn refreshes its sidebar row; an open "⋯" menu on it must survive that.
+    question = "What should I do today?"
+    fake_model.push(calls(tool_call("list_tasks", {}), content=FIRST), hang(2, answer(REST)))
+    sign_in(page, model_server(serve, fake_model))
+    reply = start_turn(page, question)
+    page.get_by_role("button", name=f"Actions for “{question}”").click()
+    menu = page.get_by_role("menu", name=f"Actions for “{question}”")
+    expect(menu).to_be_visible()
+
+    expect(reply).not_to_have_attribute("aria-busy", "true", timeout=15_000)  # the turn ended
+
+    expect(menu).to_be_visible()
+    menu.get_by_role("menuitem", name=f"Archive “{question}”").click()
+    expect(page.locator(".conversation-open", has_text=question)).to_have_count(0)

@@ -65,6 +65,9 @@ export async function refreshConversation(id) {
     const list = $("conversation-list");
     const shown = list.querySelector(`li[data-id="${id}"]`);
     if (shown?.querySelector(".rename-form")) return; // being renamed: leave it be
+    // Its "⋯" menu is open: replacing the row would take the menu from under the pointer.
+    // The row is at most a title behind; the next refresh or reload brings it up to date.
+    if (shown && openedMenu && shown.contains(openedMenu)) return;
     shown?.remove();
     if (isArchived(conversation) === state.showArchived) {
       list.prepend(renderConversation(conversation));

@@ -129,6 +129,29 @@ def test_a_token_from_an_auth_server_whose_clock_runs_ahead_is_accepted(
     assert client.get(PROBE, headers=bearer(token)).status_code == 200
 
 
+def test_a_token_expired_seconds_ago_is_401_the_clock_margin_is_for_its_start_only(
+    client: TestClient,
+) -> None:
+    just_expired = make_token("alice", expires_in=timedelta(seconds=-5))
+    assert "expired" in assert_unauthorized(client.get(PROBE, headers=bearer(just_expired)))
+
+
+@pytest.mark.parametrize(
+    ("claims", "sentence"),
+    [
+        ({"nbf": datetime.now(UTC) + timedelta(minutes=5)}, "not valid yet"),
+        ({"iat": datetime.now(UTC) + timedelta(minutes=5)}, "not valid yet"),
+        ({"iat": "yesterday"}, "'iat' claim is not a number"),
+        ({"nbf": True}, "'nbf' claim is not a number"),
+    ],
+)
+def test_a_token_not_valid_yet_is_401(
+    client: TestClient, claims: dict[str, object], sentence: str
+) -> None:
+    token = make_token("alice", **claims)
+    assert sentence in assert_unauthorized(client.get(PROBE, headers=bearer(token)))
+
+
 def test_a_user_id_with_a_nul_byte_is_401_not_a_database_error(client: TestClient) -> None:
     # PostgreSQL text cannot hold NUL: such a `sub` must be refused before it reaches the DB.
     token = make_token("ali\x00ce")

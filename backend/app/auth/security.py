@@ -28,6 +28,8 @@ JWKS_CACHE_SECONDS = 300
 JWKS_TIMEOUT_SECONDS = 5
 # Clocks of the auth server and of this server never agree exactly: without a margin, a token
 # used the moment it is issued is refused now and then ("iat" a fraction of a second ahead).
+# The margin is for the start of a token's life only: `exp` is the issuer's word and holds to
+# the second (API.md: expired → 401).
 CLOCK_SKEW_SECONDS = 30
 
 
@@ -96,9 +98,11 @@ class TokenVerifier:
                 algorithms=[algorithm],
                 issuer=self._issuer,
                 audience=self._audience,
-                leeway=CLOCK_SKEW_SECONDS,
                 options={
                     "require": ["exp", "sub"],
+                    # Checked below, with the clock-skew margin that `exp` does not get.
+                    "verify_iat": False,
+                    "verify_nbf": False,
                     "verify_aud": self._audience is not None,
                     "verify_iss": self._issuer is not None,
                 },
@@ -115,6 +119,7 @@ class TokenVerifier:
             raise Unauthorized("The bearer token's signature is invalid.") from None
         except jwt.PyJWTError:
             raise Unauthorized("The bearer token is invalid.") from None
+        _check_not_early(claims)
         return _identity(claims)
 
     def _key_for(self, algorithm: str, token: str) -> Any:
@@ -162,6 +167,21 @@ class TokenVerifier:
             self._last_unknown_kid_refetch = now
             # The library refetches the set for a kid it does not know (its cooldown is off).
             return self._jwks.get_signing_key(kid)
+
+
+def _check_not_early(claims: dict[str, Any]) -> None:
+    """`nbf` (not before) and `iat` (issued at) may run up to CLOCK_SKEW_SECONDS ahead of our
+    clock; later than that, the token is not valid yet."""
+    latest = time.time() + CLOCK_SKEW_SECONDS
+    for claim in ("nbf", "iat"):
+        value = claims.get(claim)
+        if value is None:
+            continue
+        number = isinstance(value, int | float) and not isinstance(value, bool)
+        if not number or not math.isfinite(value):
+            raise Unauthorized(f"The bearer token's '{claim}' claim is not a number.")
+        if value > latest:
+            raise Unauthorized("The bearer token is not valid yet.")
 
 
 def _identity(claims: dict[str, Any]) -> Identity:

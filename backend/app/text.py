@@ -46,6 +46,27 @@ class DocumentedPattern:
 
 RefuseNul = AfterValidator(_refuse_nul)
 NoNulStr = Annotated[str, RefuseNul, DocumentedPattern(NO_NUL_PATTERN)]
+# Length constraints sit on `str` itself, before the NUL check: after it, pydantic counts as for
+# any value and says "Value should have at least 1 item" instead of "String should have at
+# least 1 character".
+ChatMessageText = Annotated[
+    str,
+    StringConstraints(min_length=1, max_length=CHAT_MESSAGE_MAX),
+    RefuseNul,
+    DocumentedPattern(NO_NUL_PATTERN),
+]
+MessageContent = Annotated[
+    str,
+    StringConstraints(min_length=1, max_length=MESSAGE_CONTENT_MAX),
+    RefuseNul,
+    DocumentedPattern(NO_NUL_PATTERN),
+]
+ToolName = Annotated[
+    str,
+    StringConstraints(min_length=1, max_length=TOOL_NAME_MAX),
+    RefuseNul,
+    DocumentedPattern(NO_NUL_PATTERN),
+]
 # The constraints sit directly on `str` so that pydantic trims *before* it counts: placed after
 # a validator they were checked on the untrimmed text (" " became an empty title, and 200
 # characters with surrounding spaces were refused).

@@ -1,17 +1,17 @@
 """`ToolCall`: one executed tool call — the one type the agents record, `messages.tool_calls`
 stores, and the chat and conversation APIs return (API.md's ToolCall)."""
 
-from typing import Annotated, Any
+from typing import Any
 
-from pydantic import BaseModel, Field, StringConstraints
+from pydantic import BaseModel, Field
 
-from backend.app.text import TOOL_NAME_MAX, NoNulStr
+from backend.app.text import TOOL_NAME_MAX, ToolName
 
 NAMELESS = "(no name)"
 
 
 class ToolCall(BaseModel):
-    name: Annotated[NoNulStr, StringConstraints(min_length=1, max_length=TOOL_NAME_MAX)]
+    name: ToolName
     arguments: dict[str, Any] = Field(default_factory=dict)
     result: Any = None
 

@@ -201,6 +201,23 @@ def test_a_conversation_continues_across_a_restart(make_app) -> None:
 
 
 @pytest.mark.parametrize(
+    ("message", "sentence"),
+    [
+        ("", "String should have at least 1 character"),
+        ("x" * 4001, "String should have at most 4000 characters"),
+        ("hi\x00", "text must not contain NUL"),
+    ],
+)
+def test_a_bad_message_is_said_in_characters(
+    client: TestClient, message: str, sentence: str
+) -> None:
+    response = client.post("/api/alice/chat", json={"message": message}, headers=ALICE)
+    assert response.status_code == 422
+    [error] = response.json()["detail"]
+    assert sentence in error["msg"]
+
+
+@pytest.mark.parametrize(
     "body",
     [
         {},

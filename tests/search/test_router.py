@@ -377,6 +377,21 @@ def test_cjk_runs_are_found_by_their_beginning(client: TestClient) -> None:
 
 
 @pytest.mark.parametrize(
+    ("q", "sentence"),
+    [
+        ("", "String should have at least 1 character"),
+        ("x" * 201, "String should have at most 200 characters"),
+        ("a\x00b", "text must not contain NUL"),
+    ],
+)
+def test_a_bad_query_is_said_in_characters(client: TestClient, q: str, sentence: str) -> None:
+    response = client.get("/api/alice/search", params={"q": q}, headers=auth())
+    assert response.status_code == 422
+    [error] = response.json()["detail"]
+    assert sentence in error["msg"]
+
+
+@pytest.mark.parametrize(
     "params",
     [
         {},

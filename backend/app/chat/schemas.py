@@ -1,17 +1,16 @@
 """Request and response bodies of the chat turn."""
 
-from typing import Annotated
 
-from pydantic import BaseModel, Field, StringConstraints
+from pydantic import BaseModel, Field
 
 from backend.app.ids import MAX_ID
-from backend.app.text import CHAT_MESSAGE_MAX, NoNulStr
+from backend.app.text import ChatMessageText
 from backend.app.timezones import DEFAULT_TIMEZONE, TimezoneName
 from backend.app.tool_calls import ToolCall
 
 
 class ChatRequest(BaseModel):
-    message: Annotated[NoNulStr, StringConstraints(min_length=1, max_length=CHAT_MESSAGE_MAX)]
+    message: ChatMessageText
     conversation_id: int | None = Field(
         default=None,
         ge=1,

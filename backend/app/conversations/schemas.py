@@ -4,25 +4,20 @@ import json
 import math
 from datetime import datetime
 from enum import StrEnum
-from typing import Annotated, Any, Literal
+from typing import Any, Literal
 
 from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
     StrictBool,
-    StringConstraints,
     field_validator,
 )
 from pydantic.json_schema import SkipJsonSchema
 
-from backend.app.text import MESSAGE_CONTENT_MAX, NoNulStr, Title
+from backend.app.text import MessageContent, Title
 from backend.app.tool_calls import ToolCall
 from backend.app.usage.schemas import TurnUsage
-
-MessageContent = Annotated[
-    NoNulStr, StringConstraints(min_length=1, max_length=MESSAGE_CONTENT_MAX)
-]
 
 
 class MessageOrder(StrEnum):

@@ -20,7 +20,7 @@ from backend.app.pagination import (
 )
 from backend.app.search import service as search_service
 from backend.app.search.schemas import Hit
-from backend.app.text import SEARCH_QUERY_MAX, NoNulStr
+from backend.app.text import NO_NUL_PATTERN, SEARCH_QUERY_MAX, DocumentedPattern, RefuseNul
 
 router = APIRouter(prefix="/api/{user_id}/search", tags=["search"], responses=COMMON_ERRORS)
 
@@ -30,7 +30,7 @@ FiniteFloat = Annotated[float, Field(allow_inf_nan=False)]
 Score = Annotated[float, Field(ge=0, le=1000.0 * MAX_ID, allow_inf_nan=False)]
 HIT_CURSOR = TypeAdapter(tuple[Score, Count, Literal[0, 1], FiniteFloat, Count])
 SearchQuery = Annotated[
-    NoNulStr,
+    str,
     Query(
         min_length=1,
         max_length=SEARCH_QUERY_MAX,
@@ -39,6 +39,8 @@ SearchQuery = Annotated[
             "are ignored."
         ),
     ),
+    RefuseNul,  # after the length check, so that its sentence is about characters
+    DocumentedPattern(NO_NUL_PATTERN),
 ]
 
 DESCRIPTION = """Word-based full-text search over your own messages and conversation titles

@@ -73,6 +73,14 @@ def test_a_new_conversation_is_titled_from_the_message(client: TestClient) -> No
     assert title.endswith("…")
 
 
+def test_a_message_of_blanks_starts_an_untitled_conversation(client: TestClient) -> None:
+    response = chat(client, " \n\t ")
+    assert response.status_code == 200
+    conversation_id = response.json()["conversation_id"]
+    conversation = client.get(f"/api/alice/conversations/{conversation_id}", headers=ALICE)
+    assert conversation.json()["title"] is None  # not "", which a list would show as a blank row
+
+
 def test_continuing_a_conversation_appends_and_moves_updated_at(client: TestClient) -> None:
     first = chat(client, "Add a task to pay bills").json()
     before = client.get(f"/api/alice/conversations/{first['conversation_id']}", headers=ALICE)

@@ -33,9 +33,12 @@ from backend.app.tool_calls import ToolCall
 from backend.app.usage import service as usage_service
 
 
-def title_from_message(message: str) -> str:
-    """A conversation title from its first message: one line, trimmed, at most 60 characters."""
+def title_from_message(message: str) -> str | None:
+    """A conversation title from its first message: one line, trimmed, at most 60 characters;
+    none (null, as an untitled conversation) for a message of blanks only."""
     words = " ".join(message.split())
+    if not words:
+        return None
     if len(words) <= TITLE_FROM_MESSAGE_MAX:
         return words
     cut = words[: TITLE_FROM_MESSAGE_MAX - 1]

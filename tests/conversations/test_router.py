@@ -223,6 +223,7 @@ def test_delete_answers_204_and_takes_the_messages_with_it(
 
     assert response.status_code == 204
     assert response.content == b""
+    assert "content-type" not in response.headers
     assert stored_messages(session, doomed["id"]) == []
     assert [m.id for m in stored_messages(session)] == [kept_message["id"]]
     url = f"{CONVERSATIONS}/{doomed['id']}"

@@ -408,6 +408,7 @@ def test_delete_answers_204_then_the_task_is_gone(client: TestClient) -> None:
     response = client.delete(url, headers=auth("alice"))
     assert response.status_code == 204
     assert response.content == b""
+    assert "content-type" not in response.headers  # no body, so no type to announce
 
     assert client.get(url, headers=auth("alice")).status_code == 404
     assert client.delete(url, headers=auth("alice")).status_code == 404

@@ -3,7 +3,7 @@
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, status
+from fastapi import APIRouter, Query, Response, status
 from fastapi.responses import StreamingResponse
 from pydantic import AfterValidator, AwareDatetime, Field, TypeAdapter
 from sqlalchemy import Engine
@@ -125,6 +125,7 @@ def update_conversation(
     status_code=status.HTTP_204_NO_CONTENT,
     summary="Delete a conversation and its messages",
     responses=NOT_FOUND,
+    response_class=Response,  # no body, so no Content-Type either
 )
 def delete_conversation(session: SessionDep, conversation: OwnedConversation) -> None:
     conversation_service.delete_conversation(session, conversation)

@@ -3,7 +3,7 @@
 from collections.abc import Sequence
 from typing import Annotated
 
-from fastapi import APIRouter, Query, status
+from fastapi import APIRouter, Query, Response, status
 from fastapi.exceptions import RequestValidationError
 from pydantic import AfterValidator
 
@@ -119,6 +119,7 @@ def update_task(session: SessionDep, task: OwnedTask, body: TaskUpdate) -> Task:
     status_code=status.HTTP_204_NO_CONTENT,
     summary="Delete a task",
     responses=NOT_FOUND,
+    response_class=Response,  # no body, so no Content-Type either
 )
 def delete_task(session: SessionDep, task: OwnedTask) -> None:
     task_service.delete_task(session, task)

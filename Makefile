@@ -49,7 +49,7 @@ migrate: install-runtime ## apply the migrations to DATABASE_URL (default ./data
 run: migrate ## serve on HOST:PORT, 127.0.0.1:8000 by default (SQLite, built-in agent, dev auth)
 	$(BIN)/python -m uvicorn backend.app.main:app --host $(HOST) --port $(PORT)
 
-test: install ## run the whole suite (SQLite; TEST_DATABASE_URL=postgresql://... for PostgreSQL)
+test: install ## run the suite (SQLite; TEST_DATABASE_URL=postgresql://... for PostgreSQL; PYTEST_ARGS="tests/tasks -x" for part)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 lint: install ## ruff check

@@ -37,6 +37,9 @@ class ModelReply:
     error: dict[str, Any] | None = None
     headers: dict[str, str] = field(default_factory=dict)
     delay_s: float = 0.0
+    # Silent until the test calls FakeModelServer.release() (a model that thinks for as long
+    # as the test needs; then `delay_s` is not used).
+    held: bool = False
     # Streamed: seconds between chunks, as a model writing its answer word by word.
     chunk_interval_s: float = 0.0
     # Streamed: the connection drops after this many chunks (a model server that dies mid-way).
@@ -77,6 +80,11 @@ def server_error(
     error_type = "server_error" if status >= 500 else "invalid_request_error"
     error = {"message": message, "type": error_type, "param": None, "code": None}
     return ModelReply(status=status, error=error, headers=headers)
+
+
+def held(then: ModelReply) -> ModelReply:
+    """`then`, sent only once the test calls `FakeModelServer.release()`."""
+    return replace(then, held=True)
 
 
 def hang(seconds: float, then: ModelReply | None = None) -> ModelReply:
@@ -137,6 +145,7 @@ class FakeModelServer:
         self._server: uvicorn.Server | None = None
         self._thread: threading.Thread | None = None
         self._stopping: asyncio.Event | None = None
+        self._released: asyncio.Event | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._root = ""
 
@@ -163,6 +172,7 @@ class FakeModelServer:
         async def serve() -> None:
             self._loop = asyncio.get_running_loop()
             self._stopping = asyncio.Event()
+            self._released = asyncio.Event()
             ready.set()
             await self._server.serve(sockets=[sock])
 
@@ -187,6 +197,11 @@ class FakeModelServer:
             self._thread.join(timeout=10)
         self._server = None
         self._thread = None
+
+    def release(self) -> None:
+        """Let every held answer (see `held`) go, those waiting now and those to come."""
+        if self._loop is not None and self._released is not None:
+            self._loop.call_soon_threadsafe(self._released.set)
 
     def __enter__(self) -> "FakeModelServer":
         return self.start()
@@ -291,7 +306,9 @@ class FakeModelServer:
         if reply is None:
             message = "The fake model's script is exhausted."
             return self._error(500, message, headers={"x-should-retry": "false"})
-        if reply.delay_s and not await self._wait(request, reply.delay_s):
+        if (reply.held or reply.delay_s) and not await self._wait(
+            request, None if reply.held else reply.delay_s
+        ):
             return Response(status_code=499)  # nobody is listening any more
         if reply.error is not None:
             return self._json(reply.status, {"error": reply.error}, reply.headers)
@@ -308,16 +325,18 @@ class FakeModelServer:
             )
         return self._json(200, completion, reply.headers)
 
-    async def _wait(self, request: Request, seconds: float) -> bool:
-        """Sleep `seconds`; False when the client hung up or the server stops meanwhile."""
-        assert self._stopping is not None
+    async def _wait(self, request: Request, seconds: float | None) -> bool:
+        """Sleep `seconds` (None: until `release()`); False when the client hung up or the
+        server stops meanwhile."""
+        assert self._stopping is not None and self._released is not None
 
         async def client_gone() -> None:
             while (await request.receive())["type"] != "http.disconnect":
                 pass
 
+        slept = self._released.wait() if seconds is None else asyncio.sleep(seconds)
         waits = {
-            asyncio.ensure_future(asyncio.sleep(seconds)): "slept",
+            asyncio.ensure_future(slept): "slept",
             asyncio.ensure_future(client_gone()): "gone",
             asyncio.ensure_future(self._stopping.wait()): "stopping",
         }

@@ -2,9 +2,10 @@
 no database connection, so hundreds of turns can wait while everyone else is served as usual.
 
 Real uvicorn servers, a real (asynchronous) fake model server answering after a delay, real
-sockets. The tests assert orders and counts (every bystander request is answered while every
-turn still waits; no connection idle in a transaction), not durations; the bystanders' latency
-in milliseconds is the benchmark's job (benchmarks/slow_model.py, `make bench-slow-model`).
+sockets. The tests assert orders and counts (every bystander request is answered while the
+model still holds every turn's answer; no connection idle in a transaction), not durations;
+the bystanders' latency in milliseconds is the benchmark's job (benchmarks/slow_model.py,
+`make bench-slow-model`).
 """
 
 import asyncio
@@ -19,15 +20,15 @@ from sqlalchemy import Engine, text
 from sqlmodel import Session
 
 from backend.app.models import Conversation, Message, User
-from testkit.model_server import FakeModelServer, answer, hang
+from testkit.model_server import FakeModelServer, answer, hang, held
 from testkit.processes import server_process
 from tests.conftest import auth
 
-MODEL_DELAY_S = 8.0
 TURNS_PER_KIND = 200  # streamed, and as many JSON turns
 USERS = 40
 BYSTANDER = "bystander"
 BYSTANDER_SAMPLES = 30
+BYSTANDER_TIMEOUT_S = 30.0  # a guard against a stall, far above any real answer
 REPLY = "Thanks for waiting: here is my answer."
 
 
@@ -44,8 +45,8 @@ def server_env(database_url: str, model: FakeModelServer, **extra: str) -> dict[
 
 @pytest.fixture
 def slow_model() -> Iterator[FakeModelServer]:
-    """A model that answers every request (streamed or not) after MODEL_DELAY_S."""
-    with FakeModelServer(default_reply=hang(MODEL_DELAY_S, answer(REPLY))) as server:
+    """A model that answers every request (streamed or not) only once the test releases it."""
+    with FakeModelServer(default_reply=held(answer(REPLY))) as server:
         yield server
 
 
@@ -69,10 +70,13 @@ async def json_turn(http: httpx.AsyncClient, user: str, message: str) -> dict:
 
 
 async def bystander_requests(http: httpx.AsyncClient, samples: int) -> int:
-    """Another user's ordinary requests (a task list, one at a time); how many succeeded."""
+    """Another user's ordinary requests (a task list, one at a time); how many succeeded.
+    A stalled service fails them at the client's time-out instead of answering late."""
     answered = 0
     for _ in range(samples):
-        response = await http.get(f"/api/{BYSTANDER}/tasks", headers=auth(BYSTANDER))
+        response = await http.get(
+            f"/api/{BYSTANDER}/tasks", headers=auth(BYSTANDER), timeout=BYSTANDER_TIMEOUT_S
+        )
         assert response.status_code == 200, response.text
         answered += 1
     return answered
@@ -128,11 +132,13 @@ def test_hundreds_of_turns_waiting_on_a_slow_model_stall_nobody(
             # Every turn has stored its message and is now waiting on the model.
             await until(lambda: len(slow_model.received) >= turns, 60, "all turns to wait")
             idle = idle_in_transaction(engine) if engine.dialect.name == "postgresql" else None
+            # The order that matters: every bystander request is answered while the model still
+            # holds every turn. A turn holding a worker thread or a connection would make the
+            # bystander queue behind the turns, which cannot end before the release: a stall.
             answered = await bystander_requests(http, BYSTANDER_SAMPLES)
-            # The order that matters: a turn holding a worker thread or a connection would make
-            # the bystander queue behind the turns, i.e. be answered only after they end.
             still_waiting = sum(not task.done() for task in running)
-            assert still_waiting == turns, f"{turns - still_waiting} turns ended first"
+            assert still_waiting == turns, f"{turns - still_waiting} turns failed while held"
+            slow_model.release()
             results = await asyncio.gather(*running)
         return answered, idle, results
 

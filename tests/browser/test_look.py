@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from backend.app.chat.schemas import CHAT_MESSAGE_MAX
+from backend.app.text import CHAT_MESSAGE_MAX
 from testkit.model_server import FakeModelServer, answer, calls, tool_call
 from tests.browser.conftest import DESKTOP, PageWatch
 from tests.browser.test_chat_page import PHONE, message_box, send, sign_in

@@ -52,8 +52,9 @@ run: migrate ## serve on HOST:PORT, 127.0.0.1:8000 by default (SQLite, built-in 
 test: install ## run the suite (SQLite; TEST_DATABASE_URL=postgresql://... for PostgreSQL; PYTEST_ARGS="tests/tasks -x" for part)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
-lint: install ## ruff check
+lint: install ## ruff check, and whether ruff format would change anything (`make format` does)
 	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
 
 typecheck: install ## mypy --strict on backend/app ([tool.mypy] in pyproject.toml)
 	$(BIN)/mypy

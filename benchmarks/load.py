@@ -89,9 +89,10 @@ def benchmark_server(env: dict[str, str]) -> Iterator[tuple[int, str]]:
     """The server under test: its pid (for VmRSS) and URL; stopped at the end."""
     # BENCH_SERVER_ROOT: serve another checkout (an older version, for a before/after).
     root = Path(os.environ.get("BENCH_SERVER_ROOT", ROOT))
-    with server_process(
-        env, cwd=root, timeout_s=60, uvicorn_args=["--no-access-log"]
-    ) as (process, base_url):
+    with server_process(env, cwd=root, timeout_s=60, uvicorn_args=["--no-access-log"]) as (
+        process,
+        base_url,
+    ):
         yield process.pid, base_url
 
 

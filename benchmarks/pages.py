@@ -124,9 +124,7 @@ def main() -> None:
                 "page, 100 msgs": lambda: client.get(
                     f"{base}/{short_id}/messages", headers=headers
                 ),
-                "page, 20k msgs": lambda: client.get(
-                    f"{base}/{long_id}/messages", headers=headers
-                ),
+                "page, 20k msgs": lambda: client.get(f"{base}/{long_id}/messages", headers=headers),
                 "page, 20k msgs, desc+cursor": lambda: client.get(
                     f"{base}/{long_id}/messages?order=desc&cursor={deep_cursor}", headers=headers
                 ),

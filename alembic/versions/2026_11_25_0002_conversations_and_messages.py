@@ -25,7 +25,9 @@ def upgrade() -> None:
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
         sa.ForeignKeyConstraint(
-            ["user_id"], ["users.id"], name=op.f("fk_conversations_user_id_users"),
+            ["user_id"],
+            ["users.id"],
+            name=op.f("fk_conversations_user_id_users"),
             ondelete="CASCADE",
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_conversations")),
@@ -47,8 +49,10 @@ def upgrade() -> None:
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.CheckConstraint("role IN ('user', 'assistant')", name=op.f("ck_messages_role")),
         sa.ForeignKeyConstraint(
-            ["conversation_id"], ["conversations.id"],
-            name=op.f("fk_messages_conversation_id_conversations"), ondelete="CASCADE",
+            ["conversation_id"],
+            ["conversations.id"],
+            name=op.f("fk_messages_conversation_id_conversations"),
+            ondelete="CASCADE",
         ),
         sa.ForeignKeyConstraint(
             ["user_id"], ["users.id"], name=op.f("fk_messages_user_id_users"), ondelete="CASCADE"
@@ -58,9 +62,7 @@ def upgrade() -> None:
     op.create_index(op.f("ix_messages_user_id"), "messages", ["user_id"])
     op.create_index(op.f("ix_messages_conversation_id"), "messages", ["conversation_id"])
     op.create_index(op.f("ix_messages_created_at"), "messages", ["created_at"])
-    op.create_index(
-        op.f("ix_messages_conversation_id_id"), "messages", ["conversation_id", "id"]
-    )
+    op.create_index(op.f("ix_messages_conversation_id_id"), "messages", ["conversation_id", "id"])
 
 
 def downgrade() -> None:

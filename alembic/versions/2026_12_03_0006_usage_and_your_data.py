@@ -46,7 +46,9 @@ def upgrade() -> None:
         sa.Column("completion_tokens", sa.BigInteger(), nullable=False),
         sa.Column("total_tokens", sa.BigInteger(), nullable=False),
         sa.ForeignKeyConstraint(
-            ["user_id"], ["users.id"], name=op.f("fk_usage_days_user_id_users"),
+            ["user_id"],
+            ["users.id"],
+            name=op.f("fk_usage_days_user_id_users"),
             ondelete="CASCADE",
         ),
         sa.PrimaryKeyConstraint("user_id", "day", name=op.f("pk_usage_days")),

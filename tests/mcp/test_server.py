@@ -135,8 +135,7 @@ def test_each_tool_acts_on_the_callers_tasks(server: str, era: str) -> None:
     listed = payload(call(server, era, "list_tasks", {}))
     tool_fields = ("id", "title", "description", "completed", "due_at", "priority", "tags")
     assert listed == [
-        {**{name: t[name] for name in tool_fields}, "recurrence": None}
-        for t in rest_tasks(server)
+        {**{name: t[name] for name in tool_fields}, "recurrence": None} for t in rest_tasks(server)
     ]
 
     renamed = {"task_id": task_id, "title": "Buy oat milk"}

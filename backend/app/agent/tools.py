@@ -344,6 +344,4 @@ class AsyncToolRunner(ToolCallLog):
 
     def _execute(self, name: str, arguments: dict[str, Any]) -> Any:
         with Session(self.engine) as session:
-            return execute_tool(
-                ToolContext(session, self.user_id, self.timezone), name, arguments
-            )
+            return execute_tool(ToolContext(session, self.user_id, self.timezone), name, arguments)

@@ -32,5 +32,5 @@ class BearerScheme(HTTPBearer):
 
 bearer_scheme = BearerScheme(
     scheme_name="HTTPBearer",  # the name the OpenAPI schema has always given it
-    description="A JWT from the auth server (or POST /api/auth/dev-token)."
+    description="A JWT from the auth server (or POST /api/auth/dev-token).",
 )

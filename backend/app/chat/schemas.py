@@ -1,6 +1,5 @@
 """Request and response bodies of the chat turn."""
 
-
 from pydantic import BaseModel, Field
 
 from backend.app.ids import MAX_ID

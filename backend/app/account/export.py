@@ -11,13 +11,14 @@ after the batch being read; none appears twice.
 
 from collections import deque
 from collections.abc import Iterator, Sequence
+from operator import attrgetter
 
 from pydantic import BaseModel
 from sqlalchemy import Engine, tuple_
 from sqlmodel import Session, col, select
 
 from backend.app.account.schemas import UserPublic
-from backend.app.batches import keyset_batches
+from backend.app.batches import Public, keyset_batches
 from backend.app.conversations.schemas import ConversationPublic, MessagePublic
 from backend.app.models import Conversation, Message, Task, User
 from backend.app.tasks.schemas import TaskPublic
@@ -33,9 +34,9 @@ def stream_account_export(engine: Engine, user_id: str) -> Iterator[bytes]:
         first = UserPublic.model_validate(user) if user is not None else None
     if first is not None:  # (deleted by a concurrent request: nothing of theirs is left)
         yield _line("user", first)
-    for tasks in _task_batches(engine, user_id):
+    for tasks in _owned_batches(engine, user_id, Task, TaskPublic):
         yield b"".join(_line("task", task) for task in tasks)
-    for conversations in _conversation_batches(engine, user_id):
+    for conversations in _owned_batches(engine, user_id, Conversation, ConversationPublic):
         yield from _conversations_with_messages(engine, user_id, conversations)
 
 
@@ -45,30 +46,20 @@ def _line(kind: str, row: BaseModel) -> bytes:
     return b'{"type":"' + kind.encode() + b'",' + row.model_dump_json().encode()[1:] + b"\n"
 
 
-def _task_batches(engine: Engine, user_id: str) -> Iterator[list[TaskPublic]]:
+def _owned_batches(
+    engine: Engine, user_id: str, table: type[Task] | type[Conversation], public: type[Public]
+) -> Iterator[list[Public]]:
+    """The user's rows of `table` (tasks or conversations) by id, as `public` objects, BATCH_SIZE
+    at a time."""
     return keyset_batches(
         engine,
         lambda after_id: (
-            select(Task)
-            .where(Task.user_id == user_id, col(Task.id) > after_id)
-            .order_by(col(Task.id))
+            select(table)
+            .where(table.user_id == user_id, col(table.id) > after_id)
+            .order_by(col(table.id))
         ),
-        TaskPublic,
-        key=lambda task: task.id,
-        start=0,
-    )
-
-
-def _conversation_batches(engine: Engine, user_id: str) -> Iterator[list[ConversationPublic]]:
-    return keyset_batches(
-        engine,
-        lambda after_id: (
-            select(Conversation)
-            .where(Conversation.user_id == user_id, col(Conversation.id) > after_id)
-            .order_by(col(Conversation.id))
-        ),
-        ConversationPublic,
-        key=lambda conversation: conversation.id,
+        public,
+        key=attrgetter("id"),
         start=0,
     )
 
